@@ -1,0 +1,166 @@
+"""The nightly assets: thin wiring from Dagster to the stages in `workflows`.
+
+Each asset covers every partition of its run (a backfill of many nights is one run) and every
+tracked business, unless the run's tag names a few businesses (an on-demand comparison).
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import date
+
+import dagster as dg
+
+from assets.partitions import BUSINESS_IDS_TAG, api_retry_policy, nightly_partitions
+from resources.dagster_resources import LlmResource, ReportFilesResource, SerperResource
+from resources.llm import LlmFatalError
+from resources.serper import SerperFatalError
+from resources.warehouse import MixedSourceError, WarehouseResource
+from workflows import reporting, stages
+from workflows.night import Night, StageSummary
+from workflows.tracking import ensure_sample_businesses
+
+_single_run = dg.BackfillPolicy.single_run()
+
+
+def _nights(context: dg.AssetExecutionContext) -> list[date]:
+    return [date.fromisoformat(key) for key in context.partition_keys]
+
+
+def _business_ids(context: dg.AssetExecutionContext) -> list[str] | None:
+    tag = context.run.tags.get(BUSINESS_IDS_TAG)
+    return [b for b in tag.split(",") if b] if tag else None
+
+
+def _night(context, night: date, warehouse, source: str) -> Night:
+    return Night(night, context.run_id, source, warehouse, _business_ids(context), context.log)
+
+
+def _recorded_source(store) -> str:
+    """Where the warehouse's data comes from, as the profiles stage recorded it."""
+    return store.source() or "sample"
+
+
+@contextmanager
+def _fatal_errors_stop_the_run():
+    """Errors that would hit every business fail the step without Dagster retrying it."""
+    try:
+        yield
+    except (SerperFatalError, LlmFatalError, MixedSourceError) as error:
+        raise dg.Failure(description=str(error), allow_retries=False) from error
+
+
+def _result(summaries: dict[date, StageSummary], preview_label: str) -> dg.MaterializeResult:
+    metadata: dict = {}
+    for summary in summaries.values():
+        for key, value in {**summary.counts, **summary.usage}.items():
+            metadata[key] = metadata.get(key, 0) + value
+    metadata = {k: round(v, 6) if isinstance(v, float) else v for k, v in metadata.items()}
+    if len(summaries) > 1:
+        metadata["nights"] = len(summaries)
+    last = summaries[max(summaries)] if summaries else None
+    if last is not None and last.preview:
+        metadata[preview_label] = dg.MetadataValue.md(last.preview)
+    if last is not None and last.failures:
+        failed = "\n".join(f"- `{b}`: {e}" for b, e in list(last.failures.items())[:20])
+        metadata["failures"] = dg.MetadataValue.md(failed)
+    return dg.MaterializeResult(metadata=metadata)
+
+
+@dg.asset(
+    partitions_def=nightly_partitions,
+    backfill_policy=_single_run,
+    retry_policy=api_retry_policy,
+    group_name="nightly",
+    kinds={"serper", "python"},
+)
+def business_profiles(
+    context: dg.AssetExecutionContext, serper: SerperResource, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    """Tonight's Google profile of every tracked business, one row each (Serper /maps)."""
+    store = warehouse.open()
+    source = "sample" if serper.offline else "live"
+    summaries = {}
+    with _fatal_errors_stop_the_run():
+        store.claim_source(source)
+        if serper.offline:
+            context.log.warning(
+                "SERPER_API_KEY is not set: running on the bundled sample market, not live data"
+            )
+            ensure_sample_businesses(store, context.log)
+        for night in _nights(context):
+            ctx = _night(context, night, store, source)
+            summaries[night] = stages.business_profiles(ctx, lambda w, n=night: serper.run(n, w))
+    return _result(summaries, "preview")
+
+
+@dg.asset(
+    partitions_def=nightly_partitions,
+    backfill_policy=_single_run,
+    retry_policy=api_retry_policy,
+    group_name="nightly",
+    deps=[business_profiles],
+    kinds={"serper", "python"},
+)
+def competitor_sets(
+    context: dg.AssetExecutionContext, serper: SerperResource, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    """Each business's nearest, most similar competitors, with the reasons for each choice."""
+    store = warehouse.open()
+    source = _recorded_source(store)
+    summaries = {}
+    with _fatal_errors_stop_the_run():
+        for night in _nights(context):
+            ctx = _night(context, night, store, source)
+            summaries[night] = stages.competitor_sets(
+                ctx,
+                lambda w, n=night: serper.run(n, w),
+                results=serper.nearby_results,
+                top_k=serper.competitor_count,
+            )
+    return _result(summaries, "preview")
+
+
+@dg.asset(
+    partitions_def=nightly_partitions,
+    backfill_policy=_single_run,
+    group_name="nightly",
+    deps=[competitor_sets],
+    kinds={"python"},
+)
+def comparison_metrics(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    """Each business against its set: adjusted rating, rank, completeness, change since."""
+    store = warehouse.open()
+    source = _recorded_source(store)
+    summaries = {
+        night: stages.comparison_metrics(_night(context, night, store, source))
+        for night in _nights(context)
+    }
+    return _result(summaries, "businesses")
+
+
+@dg.asset(
+    partitions_def=nightly_partitions,
+    backfill_policy=_single_run,
+    retry_policy=api_retry_policy,
+    group_name="nightly",
+    deps=[comparison_metrics],
+    kinds={"openai", "python"},
+)
+def reports(
+    context: dg.AssetExecutionContext,
+    llm: LlmResource,
+    warehouse: WarehouseResource,
+    report_files: ReportFilesResource,
+) -> dg.MaterializeResult:
+    """A report per business with prioritised suggestions, by the LLM or by rules."""
+    store = warehouse.open()
+    source = _recorded_source(store)
+    summaries = {}
+    with _fatal_errors_stop_the_run():
+        for night in _nights(context):
+            ctx = _night(context, night, store, source)
+            summaries[night] = reporting.reports(ctx, llm.run, report_files.folder())
+    return _result(summaries, "report")

@@ -1,0 +1,12 @@
+"""The nights the product keeps: one partition per day."""
+
+import dagster as dg
+
+# end_offset=1: tonight's partition exists as soon as the day starts, so the nightly run at
+# 02:00 writes the snapshot dated today, and `refresh --date` accepts today.
+nightly_partitions = dg.DailyPartitionsDefinition(start_date="2026-01-01", end_offset=1)
+
+# Dagster retries a step that raised a transient error; configuration errors opt out.
+api_retry_policy = dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL)
+
+BUSINESS_IDS_TAG = "competitor-insights/business_ids"

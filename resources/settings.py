@@ -1,0 +1,134 @@
+"""The one place that reads configuration: environment variables, documented in the README.
+
+Everything else receives a `Settings` value, so tests and the command line can build one
+explicitly and nothing reads `os.environ` behind the caller's back.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+DEFAULT_SERPER_BASE_URL = "https://google.serper.dev"
+DEFAULT_LLM_MODEL = "gpt-4o-mini"
+# The checkout this package was installed from (the README installs it in editable mode).
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+class SettingError(ValueError):
+    """A setting with a value we cannot use; the message names the variable."""
+
+
+def _number(env: dict, name: str, default: float, *, minimum: float = 0.0) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingError(f"{name}={raw!r} is not a number") from None
+    if value < minimum:
+        raise SettingError(f"{name}={raw!r} must be at least {minimum:g}")
+    return value
+
+
+def _text(env: dict, name: str) -> str | None:
+    value = env.get(name)
+    return value.strip() if value and value.strip() else None
+
+
+@dataclass(frozen=True)
+class Settings:
+    serper_api_key: str | None = None
+    serper_base_url: str = DEFAULT_SERPER_BASE_URL
+    serper_requests_per_second: float = 10.0
+    serper_concurrency: int = 20
+    serper_timeout_s: float = 15.0
+    serper_max_retries: int = 4
+    nearby_results: int = 10
+    competitor_count: int = 5
+    openai_api_key: str | None = None
+    openai_base_url: str | None = None
+    llm_model: str = DEFAULT_LLM_MODEL
+    llm_timeout_s: float = 60.0
+    llm_concurrency: int = 8
+    llm_requests_per_second: float = 5.0
+    llm_input_price_per_mtok: float = 0.15
+    llm_output_price_per_mtok: float = 0.60
+    redis_url: str | None = None
+    data_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "data")
+    warehouse_url_setting: str | None = None
+    cache_ttl_lookup_h: float = 24.0 * 7
+    cache_ttl_profile_h: float = 20.0
+    cache_ttl_nearby_h: float = 20.0
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        data_dir = _text(env, "DATA_DIR")
+        return cls(
+            serper_api_key=_text(env, "SERPER_API_KEY"),
+            serper_base_url=(_text(env, "SERPER_BASE_URL") or DEFAULT_SERPER_BASE_URL).rstrip("/"),
+            serper_requests_per_second=_number(env, "SERPER_REQUESTS_PER_SECOND", 10, minimum=0.1),
+            serper_concurrency=int(_number(env, "SERPER_CONCURRENCY", 20, minimum=1)),
+            serper_timeout_s=_number(env, "SERPER_TIMEOUT_SECONDS", 15, minimum=1),
+            serper_max_retries=int(_number(env, "SERPER_MAX_RETRIES", 4)),
+            nearby_results=int(_number(env, "SERPER_NEARBY_RESULTS", 10, minimum=2)),
+            competitor_count=int(_number(env, "COMPETITOR_COUNT", 5, minimum=1)),
+            openai_api_key=_text(env, "OPENAI_API_KEY"),
+            openai_base_url=_text(env, "OPENAI_BASE_URL"),
+            llm_model=_text(env, "LLM_MODEL") or DEFAULT_LLM_MODEL,
+            llm_timeout_s=_number(env, "LLM_TIMEOUT_SECONDS", 60, minimum=1),
+            llm_concurrency=int(_number(env, "LLM_CONCURRENCY", 8, minimum=1)),
+            llm_requests_per_second=_number(env, "LLM_REQUESTS_PER_SECOND", 5, minimum=0.1),
+            llm_input_price_per_mtok=_number(env, "LLM_INPUT_PRICE_PER_MTOK", 0.15),
+            llm_output_price_per_mtok=_number(env, "LLM_OUTPUT_PRICE_PER_MTOK", 0.60),
+            redis_url=_text(env, "REDIS_URL"),
+            data_dir=Path(data_dir).expanduser().resolve() if data_dir else PROJECT_ROOT / "data",
+            warehouse_url_setting=_text(env, "WAREHOUSE_URL"),
+            cache_ttl_lookup_h=_number(env, "CACHE_TTL_LOOKUP_HOURS", 24 * 7),
+            cache_ttl_profile_h=_number(env, "CACHE_TTL_PROFILE_HOURS", 20),
+            cache_ttl_nearby_h=_number(env, "CACHE_TTL_NEARBY_HOURS", 20),
+        )
+
+    def with_overrides(self, **changes) -> Settings:
+        return replace(self, **changes)
+
+    @property
+    def offline(self) -> bool:
+        """Without a Serper key the product runs on the bundled sample market."""
+        return self.serper_api_key is None
+
+    @property
+    def data_source(self) -> str:
+        return "sample" if self.offline else "live"
+
+    @property
+    def llm_enabled(self) -> bool:
+        # Ollama and vLLM need no key, so a base URL alone also turns the LLM on.
+        return self.openai_api_key is not None or self.openai_base_url is not None
+
+    @property
+    def warehouse_url(self) -> str:
+        """The warehouse; sample and live data get different default files so they never mix."""
+        if self.warehouse_url_setting:
+            return self.warehouse_url_setting
+        name = "sample.duckdb" if self.offline else "warehouse.duckdb"
+        return f"duckdb:///{self.data_dir / name}"
+
+    @property
+    def cache_path(self) -> Path:
+        return self.data_dir / "cache.sqlite"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.data_dir / "reports"
+
+    def cache_ttl_s(self, kind: str) -> float:
+        hours = {
+            "lookup": self.cache_ttl_lookup_h,
+            "profile": self.cache_ttl_profile_h,
+            "nearby": self.cache_ttl_nearby_h,
+        }[kind]
+        return hours * 3600

@@ -1,0 +1,89 @@
+"""What every stage of a night needs to know, and the warehouse reads they share."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+
+def utc_now() -> datetime:
+    """A naive UTC timestamp: both warehouses store TIMESTAMP without a zone."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass
+class Night:
+    """One night's work: which night, which run, which businesses, where rows go."""
+
+    night: date
+    run_id: str
+    source: str  # "sample" or "live": every row says where its data came from
+    warehouse: Any  # resources.warehouse.Warehouse
+    business_ids: list[str] | None = None  # None: every active tracked business
+    log: Any = field(default=logger)
+
+    def where_businesses(self, column: str = "business_id") -> tuple[str, list]:
+        """An SQL condition (and its parameters) limiting a query to this night's businesses."""
+        if self.business_ids is None:
+            return "TRUE", []
+        if not self.business_ids:
+            return "FALSE", []
+        marks = ", ".join("?" for _ in self.business_ids)
+        return f"{column} IN ({marks})", list(self.business_ids)
+
+    def replace(self, table: str, rows: list[dict]) -> int:
+        """Tonight's rows of `table` for these businesses, replacing any written before."""
+        return self.warehouse.replace(
+            table, rows, match={"night": self.night}, business_ids=self.business_ids
+        )
+
+    def rows(self, table: str, extra_where: str = "TRUE", params: tuple = ()) -> list[dict]:
+        condition, ids = self.where_businesses()
+        return self.warehouse.query(
+            f"SELECT * FROM {table} WHERE night = ? AND {condition} AND {extra_where}",
+            [self.night, *ids, *params],
+        )
+
+    def record_usage(self, stage: str, service: str, **figures: Any) -> None:
+        row = {
+            "night": self.night,
+            "run_id": self.run_id,
+            "stage": stage,
+            "service": service,
+            "recorded_at": utc_now(),
+        }
+        columns = ("calls", "cache_hits", "credits", "errors", "rate_limited")
+        row.update({k: figures.get(k, 0) for k in columns})
+        row.update({k: figures.get(k, 0) for k in ("input_tokens", "output_tokens", "cost_usd")})
+        self.warehouse.replace(
+            "api_usage",
+            [row],
+            match={"night": self.night, "run_id": self.run_id, "stage": stage, "service": service},
+        )
+
+    def record_failures(self, stage: str, failures: dict[str, str]) -> None:
+        rows = [
+            {"night": self.night, "business_id": business_id, "stage": stage, "error": error,
+             "run_id": self.run_id}
+            for business_id, error in failures.items()
+        ]  # fmt: skip
+        self.warehouse.replace(
+            "stage_failures",
+            rows,
+            match={"night": self.night, "stage": stage},
+            business_ids=self.business_ids,
+        )
+
+
+@dataclass
+class StageSummary:
+    """What a stage reports back: counts and spend for metadata, a preview for people."""
+
+    counts: dict[str, int]
+    usage: dict[str, Any] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
+    preview: str = ""
