@@ -4,8 +4,6 @@ Each asset covers every partition of its run (a backfill of many nights is one r
 tracked business, unless the run's tag names a few businesses (an on-demand comparison).
 """
 
-from __future__ import annotations
-
 from contextlib import contextmanager
 from datetime import date
 
@@ -15,7 +13,7 @@ from assets.partitions import BUSINESS_IDS_TAG, api_retry_policy, nightly_partit
 from resources.dagster_resources import LlmResource, ReportFilesResource, SerperResource
 from resources.llm import LlmFatalError
 from resources.serper import SerperFatalError
-from resources.warehouse import MixedSourceError, WarehouseResource
+from resources.warehouse import WarehouseError, WarehouseResource
 from workflows import reporting, stages
 from workflows.night import Night, StageSummary
 from workflows.tracking import ensure_sample_businesses
@@ -43,10 +41,14 @@ def _recorded_source(store) -> str:
 
 @contextmanager
 def _fatal_errors_stop_the_run():
-    """Errors that would hit every business fail the step without Dagster retrying it."""
+    """Errors that would hit every business fail the step without Dagster retrying it.
+
+    Warehouse errors are among them: the warehouse already waits out a busy DuckDB file itself,
+    so what reaches here (mixed data sources, a bad URL, a refused write) will not heal.
+    """
     try:
         yield
-    except (SerperFatalError, LlmFatalError, MixedSourceError) as error:
+    except (SerperFatalError, LlmFatalError, WarehouseError) as error:
         raise dg.Failure(description=str(error), allow_retries=False) from error
 
 
@@ -67,6 +69,14 @@ def _result(summaries: dict[date, StageSummary], preview_label: str) -> dg.Mater
     return dg.MaterializeResult(metadata=metadata)
 
 
+def _each_night(context, warehouse: WarehouseResource, stage) -> dict[date, StageSummary]:
+    """Run `stage(night_context)` for every night of this run, stopping on fatal errors."""
+    with _fatal_errors_stop_the_run():
+        store = warehouse.open()
+        source = _recorded_source(store)
+        return {night: stage(_night(context, night, store, source)) for night in _nights(context)}
+
+
 @dg.asset(
     partitions_def=nightly_partitions,
     backfill_policy=_single_run,
@@ -78,19 +88,19 @@ def business_profiles(
     context: dg.AssetExecutionContext, serper: SerperResource, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     """Tonight's Google profile of every tracked business, one row each (Serper /maps)."""
-    store = warehouse.open()
-    source = "sample" if serper.offline else "live"
-    summaries = {}
     with _fatal_errors_stop_the_run():
-        store.claim_source(source)
+        store = warehouse.open()
+        store.claim_source("sample" if serper.offline else "live")
         if serper.offline:
             context.log.warning(
                 "SERPER_API_KEY is not set: running on the bundled sample market, not live data"
             )
             ensure_sample_businesses(store, context.log)
-        for night in _nights(context):
-            ctx = _night(context, night, store, source)
-            summaries[night] = stages.business_profiles(ctx, lambda w, n=night: serper.run(n, w))
+    summaries = _each_night(
+        context,
+        warehouse,
+        lambda ctx: stages.business_profiles(ctx, lambda w: serper.run(ctx.night, w)),
+    )
     return _result(summaries, "preview")
 
 
@@ -106,18 +116,16 @@ def competitor_sets(
     context: dg.AssetExecutionContext, serper: SerperResource, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     """Each business's nearest, most similar competitors, with the reasons for each choice."""
-    store = warehouse.open()
-    source = _recorded_source(store)
-    summaries = {}
-    with _fatal_errors_stop_the_run():
-        for night in _nights(context):
-            ctx = _night(context, night, store, source)
-            summaries[night] = stages.competitor_sets(
-                ctx,
-                lambda w, n=night: serper.run(n, w),
-                results=serper.nearby_results,
-                top_k=serper.competitor_count,
-            )
+    summaries = _each_night(
+        context,
+        warehouse,
+        lambda ctx: stages.competitor_sets(
+            ctx,
+            lambda w: serper.run(ctx.night, w),
+            results=serper.nearby_results,
+            top_k=serper.competitor_count,
+        ),
+    )
     return _result(summaries, "preview")
 
 
@@ -132,12 +140,7 @@ def comparison_metrics(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     """Each business against its set: adjusted rating, rank, completeness, change since."""
-    store = warehouse.open()
-    source = _recorded_source(store)
-    summaries = {
-        night: stages.comparison_metrics(_night(context, night, store, source))
-        for night in _nights(context)
-    }
+    summaries = _each_night(context, warehouse, stages.comparison_metrics)
     return _result(summaries, "businesses")
 
 
@@ -156,11 +159,9 @@ def reports(
     report_files: ReportFilesResource,
 ) -> dg.MaterializeResult:
     """A report per business with prioritised suggestions, by the LLM or by rules."""
-    store = warehouse.open()
-    source = _recorded_source(store)
-    summaries = {}
-    with _fatal_errors_stop_the_run():
-        for night in _nights(context):
-            ctx = _night(context, night, store, source)
-            summaries[night] = reporting.reports(ctx, llm.run, report_files.folder())
+    summaries = _each_night(
+        context,
+        warehouse,
+        lambda ctx: reporting.reports(ctx, llm.run, report_files.folder()),
+    )
     return _result(summaries, "report")

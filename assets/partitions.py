@@ -1,6 +1,12 @@
 """The nights the product keeps: one partition per day."""
 
+import warnings
+
 import dagster as dg
+
+# Single-run backfills are what we want (a range of nights in one run); Dagster still marks
+# the parameter beta, and the warning would print on every import.
+warnings.filterwarnings("ignore", message=".*backfill_policy.*", category=dg.BetaWarning)
 
 # end_offset=1: tonight's partition exists as soon as the day starts, so the nightly run at
 # 02:00 writes the snapshot dated today, and `refresh --date` accepts today.

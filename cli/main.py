@@ -53,7 +53,12 @@ def run_nightly_job(settings: Settings, night: date, *, business_ids: list[str] 
     tags = {BUSINESS_IDS_TAG: ",".join(business_ids)} if business_ids else None
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(
-            partition_key=night.isoformat(), instance=instance, tags=tags, raise_on_error=False
+            partition_key=night.isoformat(),
+            instance=instance,
+            tags=tags,
+            raise_on_error=False,
+            # Progress lines, not Dagster's debug event stream.
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
         )
     if not result.success:
         raise CommandError(_failure_text(result))
@@ -114,8 +119,9 @@ def _print_night(settings: Settings, night: date) -> None:
         [night],
     )
     failed = warehouse.query(
-        "SELECT business_id, status, error FROM business_snapshots "
-        "WHERE night = ? AND status <> 'ok'",
+        "SELECT f.business_id, f.stage, f.error, coalesce(t.name, t.website) AS label "
+        "FROM stage_failures f JOIN tracked_businesses t ON t.business_id = f.business_id "
+        "WHERE f.night = ? ORDER BY f.stage, label",
         [night],
     )
     # A dozen reports read well in a terminal; beyond that, point to the files instead.
@@ -126,7 +132,7 @@ def _print_night(settings: Settings, night: date) -> None:
     print(f"{night}: {len(rows)} reports in {settings.warehouse_url}")
     print(f"Markdown files: {settings.reports_dir / night.isoformat()}")
     for row in failed:
-        print(f"not refreshed: {row['business_id']} ({row['status']}): {row['error']}")
+        print(f"no report for {row['label']} ({row['stage']}): {row['error']}")
 
 
 def cmd_compare(settings: Settings, args) -> int:
@@ -237,6 +243,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # One line per HTTP request or schema check is noise at a terminal.
+    for noisy in ("httpx", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         settings = Settings.from_env()
         return args.handler(settings, args)

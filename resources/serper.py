@@ -114,15 +114,28 @@ class SerperClient:
 
         `kind` ("lookup", "profile", "nearby") selects how long the answer stays fresh.
         """
-        body = {k: v for k, v in body.items() if v is not None}
-        key = request_key(f"serper:{self._namespace}maps:{kind}", body)
+        key = self._key(body, kind)
         cached = self.cache.get(key)
         if cached is not None:
             self.usage.cache_hits += 1
             return json.loads(cached)
-        payload = await self._post("/maps", body)
+        payload = await self._post("/maps", {k: v for k, v in body.items() if v is not None})
         self.cache.set(key, json.dumps(payload).encode(), self.config.ttl_s.get(kind, 0))
         return payload
+
+    def _key(self, body: dict[str, Any], kind: str) -> str:
+        present = {k: v for k, v in body.items() if v is not None}
+        return request_key(f"serper:{self._namespace}maps:{kind}", present)
+
+    def prime(self, body: dict[str, Any], *, kind: str, payload: dict[str, Any]) -> None:
+        """Store an answer we already hold under the request that would fetch it.
+
+        After a name search finds a business, the same answer serves tonight's look-up by
+        place id, so running a night again costs no credits.
+        """
+        self.cache.set(
+            self._key(body, kind), json.dumps(payload).encode(), self.config.ttl_s.get(kind, 0)
+        )
 
     async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         if self._http is None:

@@ -1046,4 +1046,7 @@ class WarehouseResource(dg.ConfigurableResource):
     )
 
     def open(self) -> Warehouse:
-        return Warehouse.from_url(self.url)
+        """The warehouse, its tables created or brought up to date (idempotent and cheap)."""
+        warehouse = Warehouse.from_url(self.url)
+        warehouse.migrate()
+        return warehouse

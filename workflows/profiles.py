@@ -54,15 +54,27 @@ async def fetch_profile(serper: SerperClient, business: dict[str, Any]) -> Profi
             error=f"no Google Maps result matches {lookup_query(business)!r}; check the name, "
             "location or website in the tracked list",
         )
+    _prime_identity_lookup(serper, payload, match.place, locale)
     return ProfileOutcome(business_id, "ok", match.place)
+
+
+def identity_request(place_id: str | None, cid: str | None, locale: dict) -> dict:
+    return {**({"placeId": place_id} if place_id else {"cid": cid}), **locale}
+
+
+def _prime_identity_lookup(serper: SerperClient, payload: dict, place: Place, locale: dict):
+    for raw in payload.get("places") or []:
+        if isinstance(raw, dict) and raw.get("placeId") == place.place_id and place.place_id:
+            request = identity_request(place.place_id, None, locale)
+            serper.prime(request, kind="profile", payload={"places": [raw], "credits": 0})
+            return
 
 
 async def _by_identity(
     serper: SerperClient, business: dict[str, Any], locale: dict
 ) -> ProfileOutcome:
     place_id, cid = business.get("place_id"), business.get("cid")
-    body = {"placeId": place_id} if place_id else {"cid": cid}
-    payload = await serper.maps({**body, **locale}, kind="profile")
+    payload = await serper.maps(identity_request(place_id, cid, locale), kind="profile")
     known = place_id or f"cid:{cid}"
     match = pick_business(parse_places(payload), name=None, website=None, known_identity=known)
     if match is None:
