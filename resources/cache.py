@@ -86,7 +86,7 @@ class SqliteCache(_Degrading):
                 )
                 .fetchone()
             )
-        except sqlite3.Error as error:
+        except (sqlite3.Error, OSError) as error:
             self._fail("read", error)
             return None
         return bytes(row[0]) if row else None
@@ -99,7 +99,7 @@ class SqliteCache(_Degrading):
                 "INSERT OR REPLACE INTO entries (key, value, expires_at) VALUES (?, ?, ?)",
                 (key, value, time.time() + ttl_s),
             )
-        except sqlite3.Error as error:
+        except (sqlite3.Error, OSError) as error:
             self._fail("write", error)
 
 
