@@ -31,7 +31,7 @@ def _business_ids(context: dg.AssetExecutionContext) -> list[str] | None:
 
 
 def _night(context, night: date, warehouse, source: str) -> Night:
-    return Night(night, context.run_id, source, warehouse, _business_ids(context), context.log)
+    return Night(night, context.run.run_id, source, warehouse, _business_ids(context), context.log)
 
 
 def _recorded_source(store) -> str:

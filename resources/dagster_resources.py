@@ -6,6 +6,7 @@ secrets are bound with `EnvVar` so the UI never shows them.
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from pathlib import Path
 
@@ -170,7 +171,10 @@ class ReportFilesResource(dg.ConfigurableResource):
 
 
 def _secret(name: str, value: str | None):
-    return dg.EnvVar(name) if value else None
+    """Bind a secret by its variable's name when it came from there, so the UI never shows it."""
+    if value and os.environ.get(name, "").strip() == value:
+        return dg.EnvVar(name)
+    return value
 
 
 def build_resources(settings: Settings) -> dict:
