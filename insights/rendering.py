@@ -6,13 +6,15 @@ from insights.metrics import Metrics
 from insights.report import Report
 
 
-def _value(value: float | str | None, *, share: bool = False) -> str:
+def _value(value: float | str | None, *, share: bool = False, rating: bool = False) -> str:
     if value is None:
         return "unknown"
     if isinstance(value, str):
         return value
     if share:
         return f"{value:.0%}"
+    if rating:
+        return f"{value:.1f}"
     if float(value).is_integer():
         return f"{int(value):,}"
     return f"{value:,.2f}".rstrip("0").rstrip(".")
@@ -34,7 +36,8 @@ def render_markdown(report: Report, metrics: Metrics, competitors: list[dict]) -
         "",
         "| metric | this business | competitors |",
         "|---|---|---|",
-        f"| rating | {_value(metrics.rating)} | {_value(metrics.set_mean_rating)} (mean) |",
+        f"| rating | {_value(metrics.rating, rating=True)} | "
+        f"{_value(metrics.set_mean_rating)} (mean) |",
         f"| reviews | {_value(metrics.review_count)} | "
         f"{_value(metrics.set_median_review_count)} (median) |",
         f"| rating adjusted for reviews | {_value(metrics.adjusted_rating)} | "
@@ -64,7 +67,7 @@ def render_markdown(report: Report, metrics: Metrics, competitors: list[dict]) -
         distance = "unknown" if c.get("distance_km") is None else f"{c['distance_km']:.1f} km"
         name = str(c.get("title", "")).replace("|", "\\|")
         lines.append(
-            f"| {c.get('rank')} | {name} | {_value(c.get('rating'))} | "
+            f"| {c.get('rank')} | {name} | {_value(c.get('rating'), rating=True)} | "
             f"{_value(c.get('review_count'))} | {distance} | {'; '.join(c.get('reasons', []))} |"
         )
     return "\n".join(lines) + "\n"

@@ -79,6 +79,11 @@ class Night:
         )
 
 
+def spend_figures(service: str, usage: Any) -> dict[str, Any]:
+    """Spend figures named after their service, so they never add up with business counts."""
+    return {f"{service}_{key}": value for key, value in usage.as_dict().items()}
+
+
 @dataclass
 class StageSummary:
     """What a stage reports back: counts and spend for metadata, a preview for people."""

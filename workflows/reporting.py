@@ -16,7 +16,7 @@ from insights.metrics import Metrics
 from insights.rendering import render_markdown
 from insights.report import Report, attach_figures, inputs_hash, report_input
 from workflows.fanout import fan_out
-from workflows.night import Night, StageSummary, utc_now
+from workflows.night import Night, StageSummary, spend_figures, utc_now
 from workflows.rows import decode_json
 from workflows.stages import competitors_by_business
 
@@ -155,7 +155,7 @@ def reports(ctx: Night, run_llm: Callable, reports_dir: Path | None) -> StageSum
         "llm_fallbacks": sum(1 for r in rows if r["fallback_reason"]),
     }
     preview = next(iter(markdown_by_business.values()), ("", "_no report tonight_"))[1]
-    return StageSummary(counts, usage.as_dict(), preview=preview)
+    return StageSummary(counts, spend_figures("llm", usage), preview=preview)
 
 
 def _reusable(ctx: Night, hashes: list[str], writer: str) -> dict[str, dict]:

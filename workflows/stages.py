@@ -16,7 +16,7 @@ from insights.competitors import Competitor
 from insights.metrics import PreviousSnapshot, compute_metrics
 from workflows.competitor_search import find_competitors
 from workflows.fanout import fan_out
-from workflows.night import Night, StageSummary, utc_now
+from workflows.night import Night, StageSummary, spend_figures, utc_now
 from workflows.profiles import fetch_profile
 from workflows.rows import place_columns, place_from_row
 
@@ -83,7 +83,7 @@ def business_profiles(ctx: Night, run_serper: RunSerper) -> StageSummary:
         "errors": sum(1 for o in outcomes if o.status == "error"),
         "newly_identified": len(resolved),
     }
-    return StageSummary(counts, usage.as_dict(), failures, _profiles_preview(rows))
+    return StageSummary(counts, spend_figures("serper", usage), failures, _profiles_preview(rows))
 
 
 def competitor_sets(ctx: Night, run_serper: RunSerper, *, results: int, top_k: int) -> StageSummary:
@@ -125,7 +125,7 @@ def competitor_sets(ctx: Night, run_serper: RunSerper, *, results: int, top_k: i
         "competitors": len(rows),
         "failed": len(failures),
     }
-    return StageSummary(counts, usage.as_dict(), failures)
+    return StageSummary(counts, spend_figures("serper", usage), failures, _sets_preview(rows))
 
 
 def _competitor_row(ctx: Night, business_id: str, competitor: Competitor) -> dict:
@@ -237,6 +237,16 @@ def _profiles_preview(rows: list[dict], limit: int = 25) -> str:
         )
     if len(rows) > limit:
         lines.append(f"| … and {len(rows) - limit} more | | | | |")
+    return "\n".join(lines)
+
+
+def _sets_preview(rows: list[dict], limit: int = 25) -> str:
+    by_business: dict[str, list[str]] = defaultdict(list)
+    for row in rows:
+        by_business[row["business_id"]].append(str(row["title"]).replace("|", "/"))
+    lines = ["| business id | competitors, nearest-ranked first |", "|---|---|"]
+    for business_id, titles in list(by_business.items())[:limit]:
+        lines.append(f"| `{business_id}` | {', '.join(titles)} |")
     return "\n".join(lines)
 
 
