@@ -8,16 +8,13 @@ skipped, except under CI=true, where a missing server is a failure rather than a
 
 from __future__ import annotations
 
-import functools
 import json
-import os
 import subprocess
 import sys
 import threading
 import time
 import uuid
 from datetime import UTC, date, datetime, timedelta, timezone
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg2
 import pytest
@@ -29,56 +26,17 @@ from resources.warehouse import (
     WarehouseError,
     WarehouseResource,
 )
+from tests.postgres import PG_URL, drop_schema, require_postgres, with_query
 
-PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 NIGHT = date(2024, 5, 1)
-
-
-def _with_query(url: str, **params: str) -> str:
-    parts = urlsplit(url)
-    query = parse_qsl(parts.query, keep_blank_values=True) + list(params.items())
-    return urlunsplit(parts._replace(query=urlencode(query)))
-
-
-@functools.cache
-def _postgres_problem() -> str | None:
-    try:
-        psycopg2.connect(PG_URL, connect_timeout=3).close()
-    except psycopg2.Error as exc:
-        return str(exc).strip().splitlines()[0]
-    return None
-
-
-def _require_postgres() -> None:
-    problem = _postgres_problem()
-    if problem is None:
-        return
-    message = (
-        f"PostgreSQL at TEST_POSTGRES_URL={PG_URL} does not answer ({problem}). Start it with "
-        "`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` (as root), "
-        "or point TEST_POSTGRES_URL at a server you can use."
-    )
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-def _drop_schema(schema: str) -> None:
-    conn = psycopg2.connect(PG_URL)
-    try:
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    finally:
-        conn.close()
 
 
 @pytest.fixture
 def pg_schema():
-    _require_postgres()
+    require_postgres()
     schema = f"wh_test_{uuid.uuid4().hex[:12]}"
     yield schema
-    _drop_schema(schema)
+    drop_schema(schema)
 
 
 @pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -87,7 +45,7 @@ def warehouse_url(request, tmp_path) -> str:
     if request.param == "duckdb":
         return f"duckdb:///{tmp_path}/nested/warehouse.duckdb"
     schema = request.getfixturevalue("pg_schema")
-    return _with_query(PG_URL, schema=schema)
+    return with_query(PG_URL, schema=schema)
 
 
 @pytest.fixture
@@ -578,7 +536,7 @@ def test_postgres_options_search_path_and_scheme_aliases(pg_schema):
         conn.close()
     base = PG_URL.split("://", 1)[1]
     for scheme in ("postgresql+psycopg2", "postgres"):
-        url = _with_query(f"{scheme}://{base}", options=f"-csearch_path={pg_schema}")
+        url = with_query(f"{scheme}://{base}", options=f"-csearch_path={pg_schema}")
         wh = Warehouse.from_url(url)
         assert wh.kind == "postgres"
         wh.migrate()

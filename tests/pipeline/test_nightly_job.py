@@ -14,7 +14,7 @@ NIGHT = date(2026, 12, 3)
 
 
 @pytest.fixture
-def live_settings(tmp_path, serper_standin, llm_standin):
+def live_settings(tmp_path, serper_standin, llm_standin, warehouse_setting):
     return Settings(
         serper_api_key="test-key",
         serper_base_url=serper_standin.url,
@@ -24,6 +24,7 @@ def live_settings(tmp_path, serper_standin, llm_standin):
         llm_model="standin-model",
         llm_requests_per_second=200,
         data_dir=tmp_path,
+        warehouse_url_setting=warehouse_setting,
     )
 
 
@@ -109,10 +110,8 @@ def test_a_business_ids_tag_limits_the_run_to_those_businesses(live_settings):
     assert len(runs) == count(warehouse, "business_snapshots")
 
 
-def test_a_bad_serper_key_fails_the_night_at_once_naming_the_setting(tmp_path, serper_standin):
-    settings = Settings(
-        serper_api_key="wrong", serper_base_url=serper_standin.url, data_dir=tmp_path
-    )
+def test_a_bad_serper_key_fails_the_night_at_once_naming_the_setting(live_settings, serper_standin):
+    settings = live_settings.with_overrides(serper_api_key="wrong")
     track_sample(settings)
     result = run_night(settings)
     assert not result.success
