@@ -31,7 +31,33 @@ class CacheResource(dg.ConfigurableResource):
         return open_cache(self.redis_url, Path(self.sqlite_path) if self.sqlite_path else None)
 
 
-class SerperResource(dg.ConfigurableResource):
+class _RunLoopResource(dg.ConfigurableResource):
+    """A resource whose async clients live on one event loop for the whole run."""
+
+    _loop: RunLoop | None = PrivateAttr(default=None)
+
+    def _on_loop(self, coroutine):
+        if self._loop is None:
+            self._loop = RunLoop(type(self).__name__)
+        return self._loop.run(coroutine)
+
+    def _release_clients(self) -> list:
+        """Hand over the clients to close, forgetting them."""
+        return []
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._loop is None:
+            return
+        for client in self._release_clients():
+            self._loop.run(client.aclose())
+        self._loop.close()
+        self._loop = None
+
+
+class SerperResource(_RunLoopResource):
     """Serper.dev, or the bundled sample market served through the same client when no key."""
 
     api_key: str | None = None
@@ -47,7 +73,6 @@ class SerperResource(dg.ConfigurableResource):
     ttl_nearby_h: float = 20.0
     cache: CacheResource
 
-    _loop: RunLoop | None = PrivateAttr(default=None)
     _clients: dict = PrivateAttr(default_factory=dict)
 
     @property
@@ -60,14 +85,11 @@ class SerperResource(dg.ConfigurableResource):
         Offline, the sample market drifts by night, so each night gets its own client and
         cache namespace; live, one client serves the whole run.
         """
-        if self._loop is None:
-            self._loop = RunLoop("serper")
         key = night if self.offline else "live"
         client = self._clients.get(key)
         if client is None:
-            client = self._loop.run(self._open_client(night))
-            self._clients[key] = client
-        return self._loop.run(work(client))
+            client = self._clients[key] = self._on_loop(self._open_client(night))
+        return self._on_loop(work(client))
 
     async def _open_client(self, night: date) -> SerperClient:
         config = SerperConfig(
@@ -95,20 +117,13 @@ class SerperResource(dg.ConfigurableResource):
             client = SerperClient(config, self.cache.open())
         return await client.__aenter__()
 
-    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
-        self.close()
-
-    def close(self) -> None:
-        if self._loop is None:
-            return
-        for client in self._clients.values():
-            self._loop.run(client.aclose())
+    def _release_clients(self) -> list:
+        clients = list(self._clients.values())
         self._clients.clear()
-        self._loop.close()
-        self._loop = None
+        return clients
 
 
-class LlmResource(dg.ConfigurableResource):
+class LlmResource(_RunLoopResource):
     """An OpenAI-compatible endpoint, or the rule-based writer when none is configured."""
 
     enabled: bool = False
@@ -121,16 +136,13 @@ class LlmResource(dg.ConfigurableResource):
     input_price_per_mtok: float = 0.15
     output_price_per_mtok: float = 0.60
 
-    _loop: RunLoop | None = PrivateAttr(default=None)
     _writer: LlmWriter | RuleWriter | None = PrivateAttr(default=None)
 
     def run(self, work):
         """Run `work(writer)` on this run's loop with its writer (created on first use)."""
-        if self._loop is None:
-            self._loop = RunLoop("llm")
         if self._writer is None:
-            self._writer = self._loop.run(self._open_writer())
-        return self._loop.run(work(self._writer))
+            self._writer = self._on_loop(self._open_writer())
+        return self._on_loop(work(self._writer))
 
     async def _open_writer(self) -> LlmWriter | RuleWriter:
         if not self.enabled:
@@ -148,17 +160,9 @@ class LlmResource(dg.ConfigurableResource):
             )
         )
 
-    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
-        self.close()
-
-    def close(self) -> None:
-        if self._loop is None:
-            return
-        if self._writer is not None:
-            self._loop.run(self._writer.aclose())
-            self._writer = None
-        self._loop.close()
-        self._loop = None
+    def _release_clients(self) -> list:
+        writer, self._writer = self._writer, None
+        return [writer] if writer is not None else []
 
 
 class ReportFilesResource(dg.ConfigurableResource):
