@@ -1,7 +1,8 @@
 """The response cache: Redis when `REDIS_URL` is set, otherwise an SQLite file that persists.
 
 A cache is an optimisation, never a dependency: when it cannot be reached it warns once and
-behaves as an empty cache, so a stopped Redis costs API credits but never a failed run.
+behaves as an empty cache, so a stopped Redis costs API credits but never a failed run; it is
+tried again after a cool-down, so a Redis that comes back is used again in the same run.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import threading
 import time
 from pathlib import Path
 from typing import Protocol
+
+from resources.outage import DEFAULT_COOLDOWN_S, Outage
 
 logger = logging.getLogger(__name__)
 
@@ -35,20 +38,21 @@ class NullCache:
 
 
 class _Degrading:
-    """Shared behaviour: the first failure warns and turns the cache off for this process."""
+    """Shared behaviour: a failure warns once, and the cache is tried again after a cool-down."""
 
     name = "cache"
-    available = True
+
+    def _init_outage(self, cooldown_s: float) -> None:
+        self.outage = Outage(
+            f"{self.name} cache", "continuing without a cache", cooldown_s=cooldown_s, log=logger
+        )
+
+    @property
+    def available(self) -> bool:
+        return self.outage.usable()
 
     def _fail(self, action: str, error: Exception) -> None:
-        if self.available:
-            logger.warning(
-                "%s cache unavailable (%s failed: %s); continuing without a cache",
-                self.name,
-                action,
-                error,
-            )
-        self.available = False
+        self.outage.failed(action, error)
 
 
 class SqliteCache(_Degrading):
@@ -56,9 +60,10 @@ class SqliteCache(_Degrading):
 
     name = "sqlite"
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, *, cooldown_s: float = DEFAULT_COOLDOWN_S):
         self.path = Path(path)
         self._local = threading.local()
+        self._init_outage(cooldown_s)
 
     def _connection(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -89,6 +94,7 @@ class SqliteCache(_Degrading):
         except (sqlite3.Error, OSError) as error:
             self._fail("read", error)
             return None
+        self.outage.succeeded()
         return bytes(row[0]) if row else None
 
     def set(self, key: str, value: bytes, ttl_s: float) -> None:
@@ -101,29 +107,31 @@ class SqliteCache(_Degrading):
             )
         except (sqlite3.Error, OSError) as error:
             self._fail("write", error)
+            return
+        self.outage.succeeded()
 
 
 class RedisCache(_Degrading):
     name = "redis"
 
-    def __init__(self, url: str, *, timeout_s: float = 1.0):
+    def __init__(self, url: str, *, timeout_s: float = 1.0, cooldown_s: float = DEFAULT_COOLDOWN_S):
         import redis
 
         self._errors = (redis.RedisError, OSError)
         self.url = url
-        # Short timeouts: a Redis that hangs must cost a warning, not the run's time budget.
-        self._client = redis.Redis.from_url(
-            url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
-        )
+        self._client = redis.Redis.from_url(url, **redis_options(timeout_s))
+        self._init_outage(cooldown_s)
 
     def get(self, key: str) -> bytes | None:
         if not self.available:
             return None
         try:
-            return self._client.get(key)
+            value = self._client.get(key)
         except self._errors as error:
             self._fail("read", error)
             return None
+        self.outage.succeeded()
+        return value
 
     def set(self, key: str, value: bytes, ttl_s: float) -> None:
         if not self.available or ttl_s <= 0:
@@ -132,6 +140,22 @@ class RedisCache(_Degrading):
             self._client.set(key, value, px=int(ttl_s * 1000))
         except self._errors as error:
             self._fail("write", error)
+            return
+        self.outage.succeeded()
+
+
+def redis_options(timeout_s: float, *, for_asyncio: bool = False) -> dict:
+    """Client options for a Redis that is a helper: fail fast, so an outage costs no time.
+
+    Short timeouts, and one immediate retry instead of redis-py's ten with backoff, which
+    reconnects a pooled connection after a Redis restart without stalling on a dead server.
+    """
+    from redis.asyncio.retry import Retry as AsyncRetry
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    retry = (AsyncRetry if for_asyncio else Retry)(NoBackoff(), 1)
+    return {"socket_timeout": timeout_s, "socket_connect_timeout": timeout_s, "retry": retry}
 
 
 def open_cache(redis_url: str | None, sqlite_path: Path | None) -> Cache:

@@ -114,6 +114,8 @@ class SerperResource(_RunLoopResource):
                 config, self.cache.open(), transport=transport, cache_namespace=f"sample:{night}:"
             )
         else:
+            # Live calls spend the account's rate, which every run shares through Redis.
+            config.redis_url = self.cache.redis_url
             client = SerperClient(config, self.cache.open())
         return await client.__aenter__()
 
@@ -135,6 +137,7 @@ class LlmResource(_RunLoopResource):
     requests_per_second: float = 5.0
     input_price_per_mtok: float = 0.15
     output_price_per_mtok: float = 0.60
+    redis_url: str | None = None  # set: the request rate is shared by every run
 
     _writer: LlmWriter | RuleWriter | None = PrivateAttr(default=None)
 
@@ -157,6 +160,7 @@ class LlmResource(_RunLoopResource):
                 requests_per_second=self.requests_per_second,
                 input_price_per_mtok=self.input_price_per_mtok,
                 output_price_per_mtok=self.output_price_per_mtok,
+                redis_url=self.redis_url,
             )
         )
 
@@ -211,6 +215,7 @@ def build_resources(settings: Settings) -> dict:
             requests_per_second=settings.llm_requests_per_second,
             input_price_per_mtok=settings.llm_input_price_per_mtok,
             output_price_per_mtok=settings.llm_output_price_per_mtok,
+            redis_url=settings.redis_url,
         ),
         "warehouse": WarehouseResource(url=settings.warehouse_url),
         "report_files": ReportFilesResource(folder_path=str(settings.reports_dir)),

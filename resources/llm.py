@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 
 import openai
 import pydantic
-from aiolimiter import AsyncLimiter
 
 from insights.llm_output import NoJsonFound, extract_json
 from insights.metrics import Metrics
 from insights.prompts import PROMPT_VERSION, SYSTEM_PROMPT, user_prompt
 from insights.report import DraftReport, draft_json_schema
 from insights.rule_writer import write_draft
+from resources.rate_limit import pacer
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +88,8 @@ class LlmConfig:
     output_price_per_mtok: float = 0.60
     max_output_tokens: int = 1500
     extra_headers: dict = field(default_factory=dict)
+    # Set: the rate is shared through this Redis by every run using the same endpoint and key.
+    redis_url: str | None = None
 
 
 class _BadAnswer(Exception):
@@ -109,13 +111,19 @@ class LlmWriter:
             timeout=config.timeout_s,
             max_retries=2,
         )
-        self._limiter = AsyncLimiter(1, 1 / config.requests_per_second)
+        self._limiter = pacer(
+            config.requests_per_second,
+            redis_url=config.redis_url,
+            name="llm",
+            scope=f"{config.base_url}|{config.api_key}",
+        )
         self._slots = asyncio.Semaphore(config.concurrency)
         self._schema = draft_json_schema()
         self._quota_exhausted = False
 
     async def aclose(self) -> None:
         await self._client.close()
+        await self._limiter.aclose()
 
     async def write(self, name: str, document: dict, metrics: Metrics) -> Draft:
         if self._quota_exhausted:

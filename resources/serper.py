@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from aiolimiter import AsyncLimiter
 
 from insights.cache_keys import request_key
 from resources.cache import Cache, NullCache
+from resources.rate_limit import pacer
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +62,8 @@ class SerperConfig:
     ttl_s: dict[str, float] = field(default_factory=dict)
     backoff_base_s: float = 0.5
     backoff_max_s: float = 20.0
+    # Set: the rate is shared through this Redis by every run using the same account.
+    redis_url: str | None = None
 
 
 class SerperClient:
@@ -83,9 +85,12 @@ class SerperClient:
         self._transport = transport
         self._rng = rng or random.Random()
         self._http: httpx.AsyncClient | None = None
-        # One request per 1/rate seconds rather than a burst of `rate` each second: servers
-        # count a sliding window, and a burst at the window's edge is what earns a 429.
-        self._limiter = AsyncLimiter(1, 1 / config.requests_per_second)
+        self._limiter = pacer(
+            config.requests_per_second,
+            redis_url=config.redis_url,
+            name="serper",
+            scope=f"{config.base_url}|{config.api_key}",
+        )
         self._slots = asyncio.Semaphore(config.concurrency)
 
     async def __aenter__(self) -> SerperClient:
@@ -108,6 +113,7 @@ class SerperClient:
         if self._http is not None:
             await self._http.aclose()
             self._http = None
+        await self._limiter.aclose()
 
     async def maps(self, body: dict[str, Any], *, kind: str) -> dict[str, Any]:
         """POST /maps, answered from the cache when an identical request is still fresh.

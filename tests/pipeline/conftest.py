@@ -2,6 +2,7 @@
 
 import pytest
 
+from resources.settings import Settings
 from tests.postgres import fresh_schema
 
 
@@ -13,3 +14,18 @@ def warehouse_setting(request):
         return
     with fresh_schema("wh_pipeline") as url:
         yield url
+
+
+@pytest.fixture
+def live_settings(tmp_path, serper_standin, llm_standin, warehouse_setting):
+    return Settings(
+        serper_api_key="test-key",
+        serper_base_url=serper_standin.url,
+        serper_requests_per_second=200,
+        openai_api_key="llm-key",
+        openai_base_url=llm_standin.url,
+        llm_model="standin-model",
+        llm_requests_per_second=200,
+        data_dir=tmp_path,
+        warehouse_url_setting=warehouse_setting,
+    )
