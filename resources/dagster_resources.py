@@ -187,6 +187,7 @@ def _secret(name: str, value: str | None):
 
 def build_resources(settings: Settings) -> dict:
     """The resources for `Definitions`, bound from settings in one place."""
+    from resources.dagster_requests import AlertsResource, RequestStoreResource
     from resources.warehouse import WarehouseResource
 
     cache = CacheResource(redis_url=settings.redis_url, sqlite_path=str(settings.cache_path))
@@ -219,4 +220,10 @@ def build_resources(settings: Settings) -> dict:
         ),
         "warehouse": WarehouseResource(url=settings.warehouse_url),
         "report_files": ReportFilesResource(folder_path=str(settings.reports_dir)),
+        "request_store": RequestStoreResource(url=settings.request_store_url),
+        "alerting": AlertsResource(
+            # A webhook URL often carries its receiver's token, so it is bound like a secret.
+            webhook_url=_secret("ALERT_WEBHOOK_URL", settings.alert_webhook_url),
+            rating_step=settings.alert_rating_step,
+        ),
     }

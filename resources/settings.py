@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_SERPER_BASE_URL = "https://google.serper.dev"
 DEFAULT_LLM_MODEL = "gpt-4o-mini"
@@ -30,6 +32,38 @@ def _number(env: dict, name: str, default: float, *, minimum: float = 0.0) -> fl
         raise SettingError(f"{name}={raw!r} is not a number") from None
     if value < minimum:
         raise SettingError(f"{name}={raw!r} must be at least {minimum:g}")
+    return value
+
+
+def _whole(env: dict, name: str, default: int, *, minimum: int, maximum: int) -> int:
+    value = _number(env, name, default, minimum=minimum)
+    if value != int(value) or value > maximum:
+        raise SettingError(f"{name}={env[name]!r} must be a whole number, {minimum} to {maximum}")
+    return int(value)
+
+
+def _share(env: dict, name: str, default: float) -> float:
+    value = _number(env, name, default)
+    if value > 1:
+        raise SettingError(f"{name}={env[name]!r} is a share: a number from 0 to 1")
+    return value
+
+
+def _timezone(env: dict, name: str, default: str) -> str:
+    value = _text(env, name) or default
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingError(
+            f"{name}={value!r} is not a time zone; use an IANA name like UTC or Europe/Berlin"
+        ) from None
+    return value
+
+
+def _web_address(env: dict, name: str) -> str | None:
+    value = _text(env, name)
+    if value is not None and not value.startswith(("http://", "https://")):
+        raise SettingError(f"{name}={value!r} must start with http:// or https://")
     return value
 
 
@@ -62,6 +96,12 @@ class Settings:
     cache_ttl_lookup_h: float = 24.0 * 7
     cache_ttl_profile_h: float = 20.0
     cache_ttl_nearby_h: float = 20.0
+    nightly_hour: int = 2
+    nightly_minute: int = 0
+    nightly_timezone: str = "UTC"
+    alert_webhook_url: str | None = None
+    alert_rating_step: float = 0.2
+    check_max_failed_lookup_share: float = 0.2
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -90,6 +130,12 @@ class Settings:
             cache_ttl_lookup_h=_number(env, "CACHE_TTL_LOOKUP_HOURS", 24 * 7),
             cache_ttl_profile_h=_number(env, "CACHE_TTL_PROFILE_HOURS", 20),
             cache_ttl_nearby_h=_number(env, "CACHE_TTL_NEARBY_HOURS", 20),
+            nightly_hour=_whole(env, "NIGHTLY_HOUR", 2, minimum=0, maximum=23),
+            nightly_minute=_whole(env, "NIGHTLY_MINUTE", 0, minimum=0, maximum=59),
+            nightly_timezone=_timezone(env, "NIGHTLY_TIMEZONE", "UTC"),
+            alert_webhook_url=_web_address(env, "ALERT_WEBHOOK_URL"),
+            alert_rating_step=_number(env, "ALERT_RATING_STEP", 0.2, minimum=0.01),
+            check_max_failed_lookup_share=_share(env, "CHECK_MAX_FAILED_LOOKUP_SHARE", 0.2),
         )
 
     def with_overrides(self, **changes) -> Settings:
@@ -116,6 +162,18 @@ class Settings:
             return self.warehouse_url_setting
         name = "sample.duckdb" if self.offline else "warehouse.duckdb"
         return f"duckdb:///{self.data_dir / name}"
+
+    def today(self) -> date:
+        """Today's night: the date in NIGHTLY_TIMEZONE, which names the nightly partitions."""
+        return datetime.now(ZoneInfo(self.nightly_timezone)).date()
+
+    @property
+    def request_store_url(self) -> str:
+        """Comparison requests and the webhook outbox: never in DuckDB, whose file lock a
+        sensor must not wait on; beside a PostgreSQL warehouse, in that database."""
+        if self.warehouse_url.split("://", 1)[0].startswith("postgres"):
+            return self.warehouse_url
+        return f"sqlite:///{self.data_dir / 'requests.sqlite'}"
 
     @property
     def cache_path(self) -> Path:

@@ -249,6 +249,27 @@ TABLES: dict[str, Table] = {
             """,
             ("key",),
         ),
+        _table(
+            # Material changes found after a night (migration 2). The id is derived from night,
+            # business, kind and subject, so running a night again never records one twice;
+            # webhook delivery is tracked in the request store's outbox, which the daemon's
+            # sensors can update without waiting on DuckDB's file lock.
+            "alerts",
+            """
+            alert_id TEXT
+            night DATE
+            business_id TEXT
+            kind TEXT
+            subject TEXT
+            message TEXT
+            details JSON
+            webhook TEXT
+            source TEXT
+            run_id TEXT
+            created_at TIMESTAMP
+            """,
+            ("alert_id",),
+        ),
     ]
 }
 
@@ -279,8 +300,15 @@ def create_table_sql(table: Table, dialect: str) -> str:
     return f"CREATE TABLE {quote(table.name)} (\n    " + ",\n    ".join(cols) + "\n)"
 
 
+# The tables migration 1 created; later tables come with their own migration.
+_TABLES_V1 = (
+    "tracked_businesses", "business_snapshots", "competitor_sets", "comparison_metrics",
+    "reports", "api_usage", "stage_failures", "warehouse_meta",
+)  # fmt: skip
+
+
 def _migration_1(dialect: str) -> list[str]:
-    statements = [create_table_sql(t, dialect) for t in TABLES.values()]
+    statements = [create_table_sql(TABLES[name], dialect) for name in _TABLES_V1]
     for index, table, cols in _INDEXES_V1:
         statements.append(
             f"CREATE INDEX {quote(index)} ON {quote(table)} ("
@@ -288,6 +316,13 @@ def _migration_1(dialect: str) -> list[str]:
             + ")"
         )
     return statements
+
+
+def _migration_2(dialect: str) -> list[str]:
+    return [
+        create_table_sql(TABLES["alerts"], dialect),
+        f"CREATE INDEX {quote('alerts_night')} ON {quote('alerts')} ({quote('night')})",
+    ]
 
 
 @dataclass(frozen=True)
@@ -302,6 +337,7 @@ class Migration:
 # table's columns change, updating TABLES so that it describes the schema after the newest one.
 MIGRATIONS: list[Migration] = [
     Migration(1, "initial tables", _migration_1),
+    Migration(2, "alerts", _migration_2),
 ]
 
 MIGRATIONS_TABLE_SQL = (
