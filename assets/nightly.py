@@ -10,12 +10,14 @@ from datetime import date
 import dagster as dg
 
 from assets.partitions import BUSINESS_IDS_TAG, api_retry_policy, nightly_partitions
+from resources.dagster_requests import RequestStoreResource
 from resources.dagster_resources import LlmResource, ReportFilesResource, SerperResource
 from resources.llm import LlmFatalError
 from resources.serper import SerperFatalError
 from resources.warehouse import WarehouseError, WarehouseResource
-from workflows import reporting, stages
+from workflows import reporting, requests, stages
 from workflows.night import Night, StageSummary
+from workflows.requests import REQUEST_ID_TAG
 from workflows.tracking import ensure_sample_businesses
 
 _single_run = dg.BackfillPolicy.single_run()
@@ -85,17 +87,29 @@ def _each_night(context, warehouse: WarehouseResource, stage) -> dict[date, Stag
     kinds={"serper", "python"},
 )
 def business_profiles(
-    context: dg.AssetExecutionContext, serper: SerperResource, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext,
+    serper: SerperResource,
+    warehouse: WarehouseResource,
+    request_store: RequestStoreResource,
 ) -> dg.MaterializeResult:
     """Tonight's Google profile of every tracked business, one row each (Serper /maps)."""
     with _fatal_errors_stop_the_run():
         store = warehouse.open()
-        store.claim_source("sample" if serper.offline else "live")
+        source = "sample" if serper.offline else "live"
+        store.claim_source(source)
         if serper.offline:
             context.log.warning(
                 "SERPER_API_KEY is not set: running on the bundled sample market, not live data"
             )
             ensure_sample_businesses(store, context.log)
+        request_id = context.run.tags.get(REQUEST_ID_TAG)
+        if request_id:
+            # An on-demand comparison: the run writes the business in, so that neither the
+            # `request` command nor the sensor ever waits for the warehouse.
+            try:
+                requests.register(request_store.open(), store, request_id, source)
+            except LookupError as error:
+                raise dg.Failure(description=str(error), allow_retries=False) from error
     summaries = _each_night(
         context,
         warehouse,

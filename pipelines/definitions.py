@@ -2,19 +2,24 @@
 
 import dagster as dg
 
-from assets import nightly
+from assets import alerts, nightly
+from assets.checks import build_checks
 from pipelines.jobs import nightly_refresh_job
 from resources.dagster_resources import build_resources
 from resources.settings import Settings
-from schedules.nightly import nightly_refresh_schedule
+from schedules.alerts import alert_delivery_sensor, run_failure_alert_sensor
+from schedules.nightly import build_nightly_schedule
+from schedules.requests import comparison_request_sensor
 
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or Settings.from_env()
     return dg.Definitions(
-        assets=dg.load_assets_from_modules([nightly]),
+        assets=dg.load_assets_from_modules([nightly, alerts]),
+        asset_checks=build_checks(settings.check_max_failed_lookup_share),
         jobs=[nightly_refresh_job],
-        schedules=[nightly_refresh_schedule],
+        schedules=[build_nightly_schedule(settings)],
+        sensors=[comparison_request_sensor, run_failure_alert_sensor, alert_delivery_sensor],
         resources=build_resources(settings),
     )
 

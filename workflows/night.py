@@ -25,20 +25,35 @@ class Night:
     warehouse: Any  # resources.warehouse.Warehouse
     business_ids: list[str] | None = None  # None: every active tracked business
     log: Any = field(default=logger)
+    _active: list[str] | None = field(default=None, init=False, repr=False)
+
+    def scope(self) -> list[str]:
+        """This night's businesses: the run's own list, or every active tracked business.
+
+        A whole-night run names its businesses too, rather than taking the whole night, so that
+        it never deletes the rows an on-demand comparison of an untracked business is writing
+        into the same night at the same time. Read once, so a stage's reads and writes agree.
+        """
+        if self.business_ids is not None:
+            return self.business_ids
+        if self._active is None:
+            rows = self.warehouse.query(
+                "SELECT business_id FROM tracked_businesses WHERE active ORDER BY business_id"
+            )
+            self._active = [r["business_id"] for r in rows]
+        return self._active
 
     def where_businesses(self, column: str = "business_id") -> tuple[str, list]:
         """An SQL condition (and its parameters) limiting a query to this night's businesses."""
-        if self.business_ids is None:
-            return "TRUE", []
-        if not self.business_ids:
+        ids = self.scope()
+        if not ids:
             return "FALSE", []
-        marks = ", ".join("?" for _ in self.business_ids)
-        return f"{column} IN ({marks})", list(self.business_ids)
+        return f"{column} IN ({', '.join('?' for _ in ids)})", list(ids)
 
     def replace(self, table: str, rows: list[dict]) -> int:
         """Tonight's rows of `table` for these businesses, replacing any written before."""
         return self.warehouse.replace(
-            table, rows, match={"night": self.night}, business_ids=self.business_ids
+            table, rows, match={"night": self.night}, business_ids=self.scope()
         )
 
     def rows(self, table: str, extra_where: str = "TRUE", params: tuple = ()) -> list[dict]:
@@ -75,7 +90,7 @@ class Night:
             "stage_failures",
             rows,
             match={"night": self.night, "stage": stage},
-            business_ids=self.business_ids,
+            business_ids=self.scope(),
         )
 
 
