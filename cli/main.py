@@ -9,13 +9,11 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from cli.errors import CommandError
+from cli.home import ensure_dagster_home
 from resources.settings import SettingError, Settings
 
 logger = logging.getLogger("competitor_insights")
-
-
-class CommandError(Exception):
-    """A problem the user can fix; printed without a traceback."""
 
 
 def _open_warehouse(settings: Settings):
@@ -26,42 +24,57 @@ def _open_warehouse(settings: Settings):
     return warehouse
 
 
-def _ensure_dagster_home(settings: Settings) -> Path:
-    """Runs from the command line land in the same instance the UI reads, unless told otherwise."""
-    home = os.environ.get("DAGSTER_HOME")
-    if home:
-        return Path(home)
-    path = settings.data_dir / "dagster_home"
-    path.mkdir(parents=True, exist_ok=True)
-    config = path / "dagster.yaml"
-    if not config.exists():
-        # Without this Dagster also writes telemetry under ~/.dagster.
-        config.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
-    os.environ["DAGSTER_HOME"] = str(path)
-    return path
+def _check_nights(first: date, last: date) -> None:
+    from assets.partitions import nightly_partitions
+
+    if first > last:
+        raise CommandError(f"--from {first} comes after --to {last}")
+    for night in (first, last):
+        if not nightly_partitions.has_partition_key(night.isoformat()):
+            raise CommandError(
+                f"{night} is not a night the product keeps: nights run from "
+                f"{nightly_partitions.get_first_partition_key()} to today "
+                f"({nightly_partitions.get_last_partition_key()} in NIGHTLY_TIMEZONE)"
+            )
 
 
-def run_nightly_job(settings: Settings, night: date, *, business_ids: list[str] | None = None):
-    """Run `nightly_refresh_job` for one night in this process, as the schedule would."""
+def run_nightly_job(
+    settings: Settings,
+    night: date,
+    *,
+    last: date | None = None,
+    business_ids: list[str] | None = None,
+):
+    """Run `nightly_refresh_job` in this process for one night, or for the nights from `night`
+    to `last` as one run (as a backfill of that range would)."""
     import dagster as dg
 
     from assets.partitions import BUSINESS_IDS_TAG
     from pipelines.definitions import build_definitions
+    from schedules.alerts import run_failure_text
 
-    _ensure_dagster_home(settings)
+    last = last or night
+    _check_nights(night, last)
+    ensure_dagster_home(settings)
     job = build_definitions(settings).resolve_job_def("nightly_refresh_job")
-    tags = {BUSINESS_IDS_TAG: ",".join(business_ids)} if business_ids else None
+    tags = {BUSINESS_IDS_TAG: ",".join(business_ids)} if business_ids else {}
+    partition_key = night.isoformat()
+    if last != night:
+        partition_key = None
+        # The tags a single-run backfill of the range carries.
+        tags["dagster/asset_partition_range_start"] = night.isoformat()
+        tags["dagster/asset_partition_range_end"] = last.isoformat()
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(
-            partition_key=night.isoformat(),
+            partition_key=partition_key,
             instance=instance,
-            tags=tags,
+            tags=tags or None,
             raise_on_error=False,
             # Progress lines, not Dagster's debug event stream.
             run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
         )
-    if not result.success:
-        raise CommandError(_failure_text(result))
+        if not result.success:
+            raise CommandError(run_failure_text(instance, result.run_id) or _failure_text(result))
     return result
 
 
@@ -102,12 +115,29 @@ def cmd_track(settings: Settings, args) -> int:
 
 
 def cmd_refresh(settings: Settings, args) -> int:
-    night = args.date
+    if args.date and (args.first or args.last):
+        raise CommandError("give either --date or --from/--to, not both")
+    first = args.first or args.date or args.last or settings.today()
+    last = args.last or args.date or first
     if settings.offline:
         print("SERPER_API_KEY is not set: refreshing the bundled sample market.", file=sys.stderr)
-    run_nightly_job(settings, night)
-    _print_night(settings, night)
+    run_nightly_job(settings, first, last=last)
+    if first == last:
+        _print_night(settings, first)
+    else:
+        _print_nights(settings, first, last)
     return 0
+
+
+def _print_nights(settings: Settings, first: date, last: date) -> None:
+    rows = _open_warehouse(settings).query(
+        "SELECT night, count(*) AS reports FROM reports WHERE night BETWEEN ? AND ? "
+        "GROUP BY night ORDER BY night",
+        [first, last],
+    )
+    for row in rows:
+        print(f"{row['night']}: {row['reports']} reports")
+    print(f"{first} to {last} refreshed in one run; Markdown files under {settings.reports_dir}")
 
 
 def _print_night(settings: Settings, night: date) -> None:
@@ -136,25 +166,14 @@ def _print_night(settings: Settings, night: date) -> None:
 
 
 def cmd_compare(settings: Settings, args) -> int:
-    from insights.tracking import make_business
+    from cli.requests import business_from_args
     from workflows.tracking import store_businesses
 
-    if args.website:
-        name, location, website = None, None, args.website
-    elif args.business:
-        name, _, location = args.business.partition(",")
-        website = None
-    else:
-        raise CommandError('give a business as "NAME, CITY" or --website URL')
-    try:
-        business = make_business(name, website, location.strip() or None if location else None,
-                                 args.gl, args.hl)  # fmt: skip
-    except ValueError as error:
-        raise CommandError(f"cannot compare this business: {error}") from None
+    business = business_from_args(args)
     warehouse = _open_warehouse(settings)
     # Compared on demand, not tracked every night, unless it already was.
     store_businesses(warehouse, [business], settings.data_source, active=False)
-    night = date.today()
+    night = settings.today()
     run_nightly_job(settings, night, business_ids=[business.business_id])
     return _print_report(warehouse, business.business_id, business.label)
 
@@ -176,6 +195,13 @@ def _print_report(warehouse, business_id: str, label: str) -> int:
 
 
 def cmd_report(settings: Settings, args) -> int:
+    from cli.requests import looks_like_request_id, report_for_request
+
+    if looks_like_request_id(args.name):
+        markdown = report_for_request(settings, args.name)
+        if markdown is not None:
+            print(markdown)
+            return 0
     warehouse = _open_warehouse(settings)
     needle = f"%{args.name.casefold()}%"
     matches = warehouse.query(
@@ -197,7 +223,7 @@ def cmd_report(settings: Settings, args) -> int:
 
 
 def cmd_ui(settings: Settings, args) -> int:
-    home = _ensure_dagster_home(settings)
+    home = ensure_dagster_home(settings)
     workspace = Path(__file__).resolve().parents[1] / "workspace.yaml"
     command = ["dagster", "dev", "-w", str(workspace), "-h", args.host, "-p", str(args.port)]
     print(f"DAGSTER_HOME={home}; starting: {' '.join(command)}", file=sys.stderr)
@@ -221,8 +247,12 @@ def build_parser() -> argparse.ArgumentParser:
     track = sub.add_parser("track", help="import tracked businesses from a CSV file")
     track.add_argument("file", help="CSV with the header name,website,location,gl,hl")
     track.set_defaults(handler=cmd_track)
-    refresh = sub.add_parser("refresh", help="run the nightly job for one night, in-process")
-    refresh.add_argument("--date", type=_date, default=date.today(), help="YYYY-MM-DD")
+    refresh = sub.add_parser(
+        "refresh", help="run the nightly job in-process for one night (default: today) or a range"
+    )
+    refresh.add_argument("--date", type=_date, help="YYYY-MM-DD")
+    refresh.add_argument("--from", dest="first", type=_date, help="first night of a range")
+    refresh.add_argument("--to", dest="last", type=_date, help="last night of a range (one run)")
     refresh.set_defaults(handler=cmd_refresh)
     compare = sub.add_parser("compare", help="compare one business now and print its report")
     compare.add_argument("business", nargs="?", help='"NAME, CITY"')
@@ -230,14 +260,40 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--gl", help="country code for the search, e.g. us, de")
     compare.add_argument("--hl", help="language code for the search, e.g. en, de")
     compare.set_defaults(handler=cmd_compare)
-    report = sub.add_parser("report", help="print the latest stored report of a business")
-    report.add_argument("name", help="name (or part of it), website or business id")
+    report = sub.add_parser(
+        "report", help="print the latest stored report of a business, or a request's report"
+    )
+    report.add_argument("name", help="request id, or name (or part of it), website or business id")
     report.set_defaults(handler=cmd_report)
+    _add_request_commands(sub)
     ui = sub.add_parser("ui", help="start the Dagster UI (dagster dev) on this machine")
     ui.add_argument("--host", default="127.0.0.1")
     ui.add_argument("--port", type=int, default=3000)
     ui.set_defaults(handler=cmd_ui)
     return parser
+
+
+def _add_request_commands(sub) -> None:
+    from cli import alerts, requests
+
+    request = sub.add_parser(
+        "request", help="queue a comparison for the running Dagster daemon; prints its id"
+    )
+    request.add_argument("business", nargs="?", help='"NAME, CITY"')
+    request.add_argument("--website", help="the business's website instead of a name")
+    request.add_argument("--gl", help="country code for the search, e.g. us, de")
+    request.add_argument("--hl", help="language code for the search, e.g. en, de")
+    request.set_defaults(handler=requests.cmd_request)
+    status = sub.add_parser("status", help="queued, running, done or failed, for a request id")
+    status.add_argument("request_id")
+    status.set_defaults(handler=requests.cmd_status)
+    listing = sub.add_parser("alerts", help="list recent alerts and their webhook delivery")
+    listing.add_argument("--night", type=_date, help="only this night")
+    listing.add_argument("--limit", type=int, default=30)
+    listing.add_argument(
+        "--deliver", action="store_true", help="post what the webhook has not taken yet, now"
+    )
+    listing.set_defaults(handler=alerts.cmd_alerts)
 
 
 def main(argv: list[str] | None = None) -> int:
