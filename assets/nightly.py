@@ -85,6 +85,8 @@ def _each_night(context, warehouse: WarehouseResource, stage) -> dict[date, Stag
     retry_policy=api_retry_policy,
     group_name="nightly",
     kinds={"serper", "python"},
+    # Pools cap how many steps calling one API run at once across all runs (deploy/dagster.yaml).
+    pool="serper",
 )
 def business_profiles(
     context: dg.AssetExecutionContext,
@@ -125,6 +127,7 @@ def business_profiles(
     group_name="nightly",
     deps=[business_profiles],
     kinds={"serper", "python"},
+    pool="serper",
 )
 def competitor_sets(
     context: dg.AssetExecutionContext, serper: SerperResource, warehouse: WarehouseResource
@@ -165,6 +168,7 @@ def comparison_metrics(
     group_name="nightly",
     deps=[comparison_metrics],
     kinds={"openai", "python"},
+    pool="llm",
 )
 def reports(
     context: dg.AssetExecutionContext,
