@@ -6,6 +6,7 @@ explicitly and nothing reads `os.environ` behind the caller's back.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -30,6 +31,8 @@ def _number(env: dict, name: str, default: float, *, minimum: float = 0.0) -> fl
         value = float(raw)
     except ValueError:
         raise SettingError(f"{name}={raw!r} is not a number") from None
+    if not math.isfinite(value):
+        raise SettingError(f"{name}={raw!r} must be a finite number")
     if value < minimum:
         raise SettingError(f"{name}={raw!r} must be at least {minimum:g}")
     return value
@@ -47,6 +50,34 @@ def _share(env: dict, name: str, default: float) -> float:
     if value > 1:
         raise SettingError(f"{name}={env[name]!r} is a share: a number from 0 to 1")
     return value
+
+
+def _redis_url(env: dict, name: str) -> str | None:
+    value = _text(env, name)
+    if value and not value.startswith(("redis://", "rediss://", "unix://")):
+        raise SettingError(
+            f"{name}={value!r} is not a Redis URL; use redis://HOST:6379/0 (or rediss://, unix://)"
+        )
+    return value
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines of a `.env` file; comments, blank lines and `export ` prefixes allowed."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return {}
+    values = {}
+    for line in lines:
+        text = line.strip()
+        if not text or text.startswith("#") or "=" not in text:
+            continue
+        key, _, value = text.removeprefix("export ").partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values
 
 
 def _timezone(env: dict, name: str, default: str) -> str:
@@ -105,7 +136,9 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
-        env = dict(os.environ if env is None else env)
+        """Settings from the environment; a `.env` file in the current folder fills the gaps,
+        as `dagster dev` does, so the command line and the UI see the same values."""
+        env = {**read_dotenv(Path(".env")), **os.environ} if env is None else dict(env)
         data_dir = _text(env, "DATA_DIR")
         return cls(
             serper_api_key=_text(env, "SERPER_API_KEY"),
@@ -124,7 +157,7 @@ class Settings:
             llm_requests_per_second=_number(env, "LLM_REQUESTS_PER_SECOND", 5, minimum=0.1),
             llm_input_price_per_mtok=_number(env, "LLM_INPUT_PRICE_PER_MTOK", 0.15),
             llm_output_price_per_mtok=_number(env, "LLM_OUTPUT_PRICE_PER_MTOK", 0.60),
-            redis_url=_text(env, "REDIS_URL"),
+            redis_url=_redis_url(env, "REDIS_URL"),
             data_dir=Path(data_dir).expanduser().resolve() if data_dir else PROJECT_ROOT / "data",
             warehouse_url_setting=_text(env, "WAREHOUSE_URL"),
             cache_ttl_lookup_h=_number(env, "CACHE_TTL_LOOKUP_HOURS", 24 * 7),
