@@ -82,3 +82,15 @@ def fresh_database(prefix: str = "ci_test") -> Iterator[str]:
     finally:
         # FORCE ends sessions a stopped process may have left behind (PostgreSQL 13+).
         _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def dagster_storage_env(url: str) -> dict[str, str]:
+    """The variables deploy/dagster.yaml reads to put Dagster's storage in database `url`."""
+    parts = urlsplit(url)
+    return {
+        "DAGSTER_POSTGRES_HOST": parts.hostname or "127.0.0.1",
+        "DAGSTER_POSTGRES_PORT": str(parts.port or 5432),
+        "DAGSTER_POSTGRES_USER": parts.username or "postgres",
+        "DAGSTER_POSTGRES_PASSWORD": parts.password or "",
+        "DAGSTER_POSTGRES_DB": parts.path.lstrip("/"),
+    }

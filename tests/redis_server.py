@@ -55,6 +55,9 @@ class PrivateRedis:
             finally:
                 client.close()
 
+    def client(self) -> redis.Redis:
+        return redis.Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=1)
+
     def __enter__(self) -> PrivateRedis:
         return self.start()
 

@@ -13,7 +13,8 @@ import yaml
 
 from pipelines.definitions import build_definitions
 from resources.settings import Settings
-from tests.postgres import fresh_database
+from tests.postgres import dagster_storage_env, fresh_database
+from workflows.requests import REQUEST_ID_TAG
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -24,16 +25,10 @@ DAGSTER_SERVICES = ("code-server", "webserver", "daemon")
 def deployment_env(tmp_path, monkeypatch):
     """DAGSTER_HOME holding deploy/dagster.yaml, its storage in a fresh PostgreSQL database."""
     with fresh_database("ci_dagster") as url:
-        from urllib.parse import urlsplit
-
-        parts = urlsplit(url)
         shutil.copy(ROOT / "deploy" / "dagster.yaml", tmp_path / "dagster.yaml")
         monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
-        monkeypatch.setenv("DAGSTER_POSTGRES_HOST", parts.hostname or "127.0.0.1")
-        monkeypatch.setenv("DAGSTER_POSTGRES_PORT", str(parts.port or 5432))
-        monkeypatch.setenv("DAGSTER_POSTGRES_USER", parts.username or "postgres")
-        monkeypatch.setenv("DAGSTER_POSTGRES_PASSWORD", parts.password or "")
-        monkeypatch.setenv("DAGSTER_POSTGRES_DB", parts.path.lstrip("/"))
+        for key, value in dagster_storage_env(url).items():
+            monkeypatch.setenv(key, value)
         yield tmp_path
 
 
@@ -51,6 +46,9 @@ def test_the_deployment_instance_keeps_everything_in_postgres_and_queues_runs(de
         assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
         config = instance.get_concurrency_config()
         assert config.run_queue_config.max_concurrent_runs == 4
+        # The tag the comparison sensor puts on its runs: at most two requests run at once.
+        limits = config.run_queue_config.tag_concurrency_limits
+        assert limits == [{"key": REQUEST_ID_TAG, "limit": 2}]
         assert config.pool_config.default_pool_limit == 2
         assert config.pool_config.pool_granularity.value == "op"
         assert instance.run_retries_enabled and instance.run_retries_max_retries == 1
