@@ -8,6 +8,8 @@ from contextlib import contextmanager
 from datetime import date
 
 import dagster as dg
+import httpx
+import openai
 
 from assets.partitions import BUSINESS_IDS_TAG, api_retry_policy, nightly_partitions
 from resources.dagster_requests import RequestStoreResource
@@ -41,17 +43,29 @@ def _recorded_source(store) -> str:
     return store.source() or "sample"
 
 
+# What may heal by itself within minutes, and so is worth Dagster's retry policy: the network
+# and the services behind it. Per-business trouble never gets here (it is recorded as data).
+_TRANSIENT = (ConnectionError, TimeoutError, httpx.TransportError, openai.APIConnectionError)
+
+
 @contextmanager
 def _fatal_errors_stop_the_run():
-    """Errors that would hit every business fail the step without Dagster retrying it.
+    """Errors that would hit every business fail the step at once, without Dagster's retries.
 
-    Warehouse errors are among them: the warehouse already waits out a busy DuckDB file itself,
-    so what reaches here (mixed data sources, a bad URL, a refused write) will not heal.
+    That is every error but a transient one: a bad key, no credits, mixed data sources, a bad
+    setting or a bug will not heal in thirty seconds, and retrying would only hide it. The
+    warehouse already waits out a busy DuckDB file itself.
     """
     try:
         yield
+    except (dg.Failure, *_TRANSIENT):
+        raise
     except (SerperFatalError, LlmFatalError, WarehouseError) as error:
         raise dg.Failure(description=str(error), allow_retries=False) from error
+    except Exception as error:
+        raise dg.Failure(
+            description=f"{type(error).__name__}: {error}", allow_retries=False
+        ) from error
 
 
 def _result(summaries: dict[date, StageSummary], preview_label: str) -> dg.MaterializeResult:

@@ -80,6 +80,33 @@ class Night:
             match={"night": self.night, "run_id": self.run_id, "stage": stage, "service": service},
         )
 
+    def metered(self, stage: str, service: str, run, work):
+        """Run `work(client)` through `run`, recording the client's spend for this stage.
+
+        Spend is recorded even when the stage fails: credits used before a fatal error (no
+        credits left, a bad key halfway) were still paid for.
+        """
+        spent = []
+
+        async def measured(client):
+            before = client.usage.copy()
+            try:
+                return await work(client)
+            finally:
+                spent.append(client.usage.since(before))
+
+        try:
+            result = run(measured)
+        except BaseException:
+            if spent:
+                try:
+                    self.record_usage(stage, service, **spent[0].as_dict())
+                except Exception as error:  # the original failure matters more
+                    self.log.warning("could not record %s spend: %s", stage, error)
+            raise
+        self.record_usage(stage, service, **spent[0].as_dict())
+        return result, spent[0]
+
     def record_failures(self, stage: str, failures: dict[str, str]) -> None:
         rows = [
             {"night": self.night, "business_id": business_id, "stage": stage, "error": error,

@@ -78,7 +78,6 @@ def reports(ctx: Night, run_llm: Callable, reports_dir: Path | None) -> StageSum
         jobs.append((business_id, snapshot.get("title") or business_id, metrics, document))
 
     async def work(writer):
-        before = writer.usage.copy()
         version, model = writer.prompt_version or "rules", writer.model
         hashes = {job[0]: inputs_hash(job[3], version, model) for job in jobs}
         stored = _reusable(ctx, list(hashes.values()), "llm" if model else "deterministic")
@@ -91,10 +90,9 @@ def reports(ctx: Night, run_llm: Callable, reports_dir: Path | None) -> StageSum
             draft = await writer.write(name, document, metrics)
             return business_id, digest, draft, False
 
-        results = await fan_out(jobs, one, log=ctx.log, label="reports")
-        return results, writer.usage.since(before)
+        return await fan_out(jobs, one, log=ctx.log, label="reports")
 
-    results, usage = run_llm(work)
+    results, usage = ctx.metered("reports", "llm", run_llm, work)
     rows, markdown_by_business = [], {}
     created_at = utc_now()
     jobs_by_id = {job[0]: job for job in jobs}
@@ -144,7 +142,15 @@ def reports(ctx: Night, run_llm: Callable, reports_dir: Path | None) -> StageSum
             }
         )
     ctx.replace("reports", rows)
-    ctx.record_usage("reports", "llm", **usage.as_dict())
+    fallbacks = [r for r in rows if r["fallback_reason"]]
+    if fallbacks:
+        # Otherwise an LLM that is down would only show in italics inside each report.
+        ctx.log.warning(
+            "%d of %d reports were written by rules instead of the LLM: %s",
+            len(fallbacks),
+            len(rows),
+            fallbacks[0]["fallback_reason"],
+        )
     if reports_dir is not None:
         write_markdown_files(reports_dir / ctx.night.isoformat(), markdown_by_business)
     counts = {

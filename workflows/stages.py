@@ -36,14 +36,14 @@ def business_profiles(ctx: Night, run_serper: RunSerper) -> StageSummary:
     businesses = tracked_businesses(ctx)
     ctx.log.info("Refreshing %d business profiles for %s", len(businesses), ctx.night)
 
-    async def work(serper):
-        before = serper.usage.copy()
-        outcomes = await fan_out(
+    outcomes, usage = ctx.metered(
+        "business_profiles",
+        "serper",
+        run_serper,
+        lambda serper: fan_out(
             businesses, lambda b: fetch_profile(serper, b), log=ctx.log, label="profiles"
-        )
-        return outcomes, serper.usage.since(before)
-
-    outcomes, usage = run_serper(work)
+        ),
+    )
     fetched_at = utc_now()
     rows, resolved = [], []
     for business, outcome in zip(businesses, outcomes, strict=True):
@@ -75,7 +75,6 @@ def business_profiles(ctx: Night, run_serper: RunSerper) -> StageSummary:
         ctx.warehouse.upsert("tracked_businesses", resolved, key=["business_id"])
     failures = {o.business_id: o.error for o in outcomes if o.status != "ok"}
     ctx.record_failures("business_profiles", failures)
-    ctx.record_usage("business_profiles", "serper", **usage.as_dict())
     counts = {
         "businesses": len(rows),
         "found": sum(1 for o in outcomes if o.status == "ok"),
@@ -93,9 +92,7 @@ def competitor_sets(ctx: Night, run_serper: RunSerper, *, results: int, top_k: i
     }
     ctx.log.info("Choosing competitors for %d businesses", len(snapshots))
 
-    async def work(serper):
-        before = serper.usage.copy()
-
+    def work(serper):
         def one(snapshot):
             return find_competitors(
                 serper,
@@ -106,10 +103,9 @@ def competitor_sets(ctx: Night, run_serper: RunSerper, *, results: int, top_k: i
                 top_k=top_k,
             )
 
-        outcomes = await fan_out(snapshots, one, log=ctx.log, label="competitor sets")
-        return outcomes, serper.usage.since(before)
+        return fan_out(snapshots, one, log=ctx.log, label="competitor sets")
 
-    outcomes, usage = run_serper(work)
+    outcomes, usage = ctx.metered("competitor_sets", "serper", run_serper, work)
     rows = [
         _competitor_row(ctx, outcome.business_id, competitor)
         for outcome in outcomes
@@ -118,7 +114,6 @@ def competitor_sets(ctx: Night, run_serper: RunSerper, *, results: int, top_k: i
     ctx.replace("competitor_sets", rows)
     failures = {o.business_id: o.error for o in outcomes if o.error}
     ctx.record_failures("competitor_sets", failures)
-    ctx.record_usage("competitor_sets", "serper", **usage.as_dict())
     counts = {
         "businesses": len(snapshots),
         "with_competitors": sum(1 for o in outcomes if o.competitors),
