@@ -11,7 +11,7 @@ import io
 import re
 from dataclasses import dataclass, field
 
-from insights.identity import business_key, normalize_domain
+from insights.identity import business_key, fold_text, normalize_domain, normalize_name
 
 EXPECTED_HEADER = ("name", "website", "location", "gl", "hl")
 _COUNTRY = re.compile(r"^[a-z]{2}$")
@@ -99,6 +99,65 @@ def make_business(
     return TrackedBusiness(business_key(name, website, location), name, website, location, gl, hl)
 
 
+def _location_parts(location: str | None) -> tuple[str, ...]:
+    return tuple(p.strip() for p in fold_text(location or "").split(",") if p.strip())
+
+
+def same_location(a: str | None, b: str | None) -> bool:
+    """Whether two location texts can name the same place.
+
+    "Austin" and "Austin, Texas, United States" can; "12 Main St, Austin" and "9 Oak Ave, Austin"
+    cannot, so two branches given with their addresses stay two businesses.
+    """
+    left, right = _location_parts(a), _location_parts(b)
+    if left == right:
+        return True
+    if not left or not right:
+        return False
+    shorter, longer = sorted((left, right), key=len)
+    return len(shorter) == 1 and shorter[0] == longer[0]
+
+
+class BusinessIndex:
+    """Finds the business a description names among those already known.
+
+    The same website domain is the same business; so is the same name in a compatible
+    location; a name given without a location names the one business of that name, if unique.
+    """
+
+    def __init__(self) -> None:
+        self._by_id: dict[str, TrackedBusiness] = {}
+        self._by_domain: dict[str, str] = {}
+        self._by_name: dict[str, list[str]] = {}
+
+    def add(self, business: TrackedBusiness) -> None:
+        self._by_id[business.business_id] = business
+        if business.domain:
+            self._by_domain.setdefault(business.domain, business.business_id)
+        if business.name:
+            self._by_name.setdefault(normalize_name(business.name), []).append(business.business_id)
+
+    def find(self, business: TrackedBusiness) -> TrackedBusiness | None:
+        if business.business_id in self._by_id:
+            return self._by_id[business.business_id]
+        if business.domain and business.domain in self._by_domain:
+            return self._by_id[self._by_domain[business.domain]]
+        if not business.name:
+            return None
+        namesakes = [self._by_id[i] for i in self._by_name.get(normalize_name(business.name), [])]
+        if business.location is None:
+            return namesakes[0] if len(namesakes) == 1 else None
+        same_place = [b for b in namesakes if same_location(b.location, business.location)]
+        return same_place[0] if len(same_place) == 1 else None
+
+
+def merge_into(known: TrackedBusiness, business: TrackedBusiness) -> None:
+    """Fill what `known` lacks from another description of the same business."""
+    for attribute in ("name", "website", "location", "gl", "hl"):
+        if getattr(known, attribute) is None:
+            setattr(known, attribute, getattr(business, attribute))
+
+
 def parse_tracked_csv(text: str) -> ImportResult:
     """Parse the CSV text; raises HeaderError when the header is not the expected one."""
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
@@ -114,7 +173,7 @@ def parse_tracked_csv(text: str) -> ImportResult:
             f"the header is {','.join(columns)!r}; expected exactly name,website,location,gl,hl"
         )
     result = ImportResult()
-    by_id: dict[str, TrackedBusiness] = {}
+    index = BusinessIndex()
     for row in reader:
         line = reader.line_num
         if not any(cell.strip() for cell in row):
@@ -129,13 +188,11 @@ def parse_tracked_csv(text: str) -> ImportResult:
         except ValueError as error:
             result.problems.append(RowProblem(line, str(error)))
             continue
-        known = by_id.get(business.business_id)
+        known = index.find(business)
         if known is None:
-            by_id[business.business_id] = business
+            index.add(business)
+            result.businesses.append(business)
             continue
         result.merged += 1
-        for attribute in ("name", "website", "location", "gl", "hl"):
-            if getattr(known, attribute) is None:
-                setattr(known, attribute, getattr(business, attribute))
-    result.businesses = list(by_id.values())
+        merge_into(known, business)
     return result

@@ -21,7 +21,8 @@ def register(store: RequestStore, warehouse, request_id: str, source: str) -> st
     request = store.get(request_id)
     if request is None:
         raise LookupError(f"comparison request {request_id} is not in the request store")
-    store_businesses(warehouse, [request.business], source, active=False)
+    # The sensor has already tagged the run with this id, so it must not be merged into another.
+    store_businesses(warehouse, [request.business], source, active=False, merge_known=False)
     return request.business_id
 
 

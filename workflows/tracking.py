@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from importlib import resources as package_files
 
-from insights.tracking import ImportResult, TrackedBusiness, parse_tracked_csv
+from insights.tracking import BusinessIndex, ImportResult, TrackedBusiness, parse_tracked_csv
 from workflows.night import utc_now
 
 SAMPLE_LIST = ("standins", "data/tracked_sample.csv")
+_IDENTITY_COLUMNS = ("business_id", "name", "website", "location", "gl", "hl")
 
 
 @dataclass
@@ -20,28 +21,34 @@ class TrackSummary:
 
 
 def store_businesses(
-    warehouse, businesses: list[TrackedBusiness], source: str, *, active: bool = True
+    warehouse,
+    businesses: list[TrackedBusiness],
+    source: str,
+    *,
+    active: bool = True,
+    merge_known: bool = True,
 ) -> tuple[int, int]:
     """Insert new businesses and refresh known ones; returns (added, updated).
 
     A known business keeps the place id found earlier: re-importing a list never makes the
-    product forget whom it has been following.
+    product forget whom it has been following. With `merge_known`, a business described
+    differently than before (a website added, a shorter location) takes the known one's id;
+    callers that already handed the id to someone else (a queued request) turn it off.
     """
     if not businesses:
         return 0, 0
     warehouse.claim_source(source)
-    ids = [b.business_id for b in businesses]
-    known = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        marks = ", ".join("?" for _ in chunk)
-        for row in warehouse.query(
-            f"SELECT * FROM tracked_businesses WHERE business_id IN ({marks})", chunk
-        ):
-            known[row["business_id"]] = row
+    known = {row["business_id"]: row for row in warehouse.query("SELECT * FROM tracked_businesses")}
+    index = BusinessIndex()
+    for row in known.values():
+        index.add(TrackedBusiness(*(row[k] for k in _IDENTITY_COLUMNS)))
     now = utc_now()
     rows = []
     for business in businesses:
+        # A business already known under another description keeps its id (and its place id).
+        same = index.find(business) if merge_known else None
+        if same is not None:
+            business.business_id = same.business_id
         earlier = known.get(business.business_id, {})
         given = {k: v for k, v in business.as_row().items() if v is not None}
         rows.append(
@@ -55,7 +62,7 @@ def store_businesses(
             }
         )
     warehouse.upsert("tracked_businesses", rows, key=["business_id"])
-    added = sum(1 for b in businesses if b.business_id not in known)
+    added = len({b.business_id for b in businesses} - set(known))
     return added, len(businesses) - added
 
 

@@ -42,3 +42,23 @@ def test_quoted_fields_unicode_and_bom():
 def test_wrong_header_is_refused_whole(text):
     with pytest.raises(HeaderError):
         parse_tracked_csv(text)
+
+
+def test_a_website_added_later_or_a_shorter_location_is_the_same_business():
+    text = HEADER + (
+        'XCafe,,"Austin, TX",,\n'
+        'XCafe,https://xcafe.example/,"Austin, TX",us,en\n'
+        "XCafe,,Austin,,\n"
+    )
+    result = parse_tracked_csv(text)
+    assert result.merged == 2
+    [business] = result.businesses
+    assert business.website == "https://xcafe.example/" and business.gl == "us"
+
+
+def test_branches_given_with_their_addresses_stay_apart():
+    text = HEADER + (
+        'Starbucks,,"12 Main St, Austin",,\n'
+        'Starbucks,,"9 Oak Ave, Austin",,\n'
+    )
+    assert len(parse_tracked_csv(text).businesses) == 2
