@@ -214,7 +214,8 @@ class Settings:
 
     @property
     def reports_dir(self) -> Path:
-        return self.data_dir / "reports"
+        # Sample and live reports of the same night and business would share a file name.
+        return self.data_dir / "reports" / self.data_source
 
     def cache_ttl_s(self, kind: str) -> float:
         hours = {
