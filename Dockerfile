@@ -27,6 +27,8 @@ COPY schedules ./schedules
 COPY cli ./cli
 COPY standins ./standins
 RUN pip install --no-deps .
+# For the move from an embedded DuckDB warehouse (README: Production).
+COPY scripts/copy_warehouse.py ./scripts/copy_warehouse.py
 
 # The instance (PostgreSQL storage, run queue, pools, retries) and the code location's address.
 COPY deploy/dagster.yaml deploy/workspace.yaml ${DAGSTER_HOME}/

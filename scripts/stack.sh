@@ -29,8 +29,11 @@ load_env_file() {
       value=$(sed -E 's/[[:space:]]+#.*$//; s/[[:space:]]+$//' <<<"$value")
     fi
     [[ -n ${!key+set} ]] || export "$key=$value"
+    FILE_KEYS+=("$key")
   done <"$file"
 }
+
+FILE_KEYS=()
 
 load_env_file "${STACK_ENV_FILE:-$ROOT/.env}"
 
@@ -233,10 +236,12 @@ case ${1:-} in
     exit $failed
     ;;
   env)
+    # The settings of the stack's processes, so that a command run in this shell (track,
+    # request, status) uses the same instance, warehouse and data source as the stack's runs.
     for var in DAGSTER_HOME DAGSTER_POSTGRES_HOST DAGSTER_POSTGRES_PORT DAGSTER_POSTGRES_USER \
-      DAGSTER_POSTGRES_PASSWORD DAGSTER_POSTGRES_DB WAREHOUSE_URL REDIS_URL; do
+      DAGSTER_POSTGRES_PASSWORD DAGSTER_POSTGRES_DB WAREHOUSE_URL REDIS_URL "${FILE_KEYS[@]}"; do
       printf 'export %s=%q\n' "$var" "${!var}"
-    done
+    done | awk '!seen[$0]++'
     ;;
   *)
     echo "usage: $0 start|stop|status|env" >&2
