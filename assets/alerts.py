@@ -58,7 +58,15 @@ def alerts(
     summaries = _each_night(
         context, warehouse, lambda ctx: alert_stage.alerts(ctx, alerting.rating_step, enqueue)
     )
-    result = _result(summaries, "alerts")
+    result = _result(summaries, "changes")
+    if len(summaries) > 1:
+        # A run of several nights shows every night's changes, not only the last night's.
+        changes = "\n\n".join(
+            f"**{night}**\n\n{summaries[night].preview}" for night in sorted(summaries)
+        )
+        result = dg.MaterializeResult(
+            metadata={**result.metadata, "changes": dg.MetadataValue.md(changes)}
+        )
     if url:
         # The run tries once, briefly; what the receiver does not take now, the delivery sensor
         # keeps retrying. A failure here is logged and never fails the night.

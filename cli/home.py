@@ -15,6 +15,8 @@ INSTANCE_YAML = f"""\
 # Written by competitor-insights for its own Dagster home; edit freely, it is not rewritten.
 telemetry:
   enabled: false  # otherwise Dagster also writes under ~/.dagster
+nux:
+  enabled: false  # no "join the community" dialog over the UI of a product's own home
 run_queue:
   # Queued runs start within a second (Dagster's default is 5 s): someone is waiting for an
   # on-demand comparison.

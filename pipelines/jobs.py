@@ -8,5 +8,7 @@ nightly_refresh_job = dg.define_asset_job(
     "nightly_refresh_job",
     selection=dg.AssetSelection.groups("nightly"),
     executor_def=dg.in_process_executor,
-    description="Refresh every tracked business: profiles, competitors, metrics and reports.",
+    description=(
+        "Refresh every tracked business: profiles, competitors, metrics, reports and alerts."
+    ),
 )
