@@ -66,7 +66,8 @@ def post_json(
 
 
 def retry_delay_s(attempts_so_far: int) -> float:
-    rounds = max(attempts_so_far // QUICK_ATTEMPTS, 0)
+    """30 s after the first round of attempts, then 60, 120, 240 and 300 s from then on."""
+    rounds = max((attempts_so_far - 1) // QUICK_ATTEMPTS, 0)
     return min(RETRY_FIRST_S * 2**rounds, RETRY_MAX_S)
 
 

@@ -15,7 +15,7 @@ from resources.dagster_requests import AlertsResource, RequestStoreResource
 from resources.request_store import RequestStore
 from resources.settings import Settings
 from resources.warehouse import Warehouse
-from resources.webhook import deliver_due
+from resources.webhook import deliver_due, retry_delay_s
 from schedules.alerts import alert_delivery_sensor, run_failure_alert_sensor
 from tests.schedules.conftest import track_few
 from tests.schedules.daemon import RequestRunner
@@ -62,6 +62,10 @@ def test_a_receiver_that_is_down_leaves_the_message_pending_and_logged(
     later(monkeypatch, 1)
     assert deliver_due(store, receiver.url, sleep=no_wait).delivered == 1
     assert receiver.received == [PAYLOAD]
+
+
+def test_retries_pause_longer_each_round_up_to_five_minutes():
+    assert [retry_delay_s(n) for n in (1, 3, 6, 9, 12, 15, 60)] == [30, 30, 60, 120, 240, 300, 300]
 
 
 def test_a_message_the_receiver_rejects_is_kept_but_not_hammered(store, receiver):
