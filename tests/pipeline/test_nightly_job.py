@@ -32,7 +32,7 @@ def track_sample(settings, extra_rows=""):
     return warehouse, summary.added
 
 
-def test_a_night_produces_every_table_and_a_rerun_replaces_it(live_settings, llm_standin, tmp_path):
+def test_a_night_produces_every_table_and_a_rerun_replaces_it(live_settings, llm_standin):
     warehouse, tracked = track_sample(live_settings, "Nowhere Diner,,Atlantis,us,en\n")
     result = run_night(live_settings)
     assert result.success
@@ -46,7 +46,8 @@ def test_a_night_produces_every_table_and_a_rerun_replaces_it(live_settings, llm
     assert len(reports) >= found - 1 >= 8
     assert {r["writer"] for r in reports} == {"llm"}
     assert all(r["markdown"].startswith("# ") for r in reports)
-    assert len(list((tmp_path / "reports" / NIGHT.isoformat()).glob("*.md"))) == len(reports)
+    files = (live_settings.reports_dir / NIGHT.isoformat()).glob("*.md")
+    assert len(list(files)) == len(reports)
     usage = {r["stage"]: r for r in warehouse.query("SELECT * FROM api_usage")}
     assert usage["business_profiles"]["credits"] > 0
     assert usage["reports"]["calls"] == len(reports) == llm_standin.stats["requests"]
