@@ -12,6 +12,8 @@ def _delivery(item, webhook: str) -> str:
         return "not posted (ALERT_WEBHOOK_URL was not set)" if webhook == "off" else "not queued"
     if item.status == "delivered":
         return f"delivered {item.delivered_at:%Y-%m-%d %H:%M} UTC"
+    if item.attempts == 0:
+        return "queued, not sent yet"
     return (
         f"pending after {item.attempts} attempt(s): {item.last_error}; "
         f"next try {item.next_attempt_at:%H:%M:%S} UTC"

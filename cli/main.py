@@ -225,9 +225,11 @@ def cmd_report(settings: Settings, args) -> int:
 def cmd_ui(settings: Settings, args) -> int:
     home = ensure_dagster_home(settings)
     workspace = Path(__file__).resolve().parents[1] / "workspace.yaml"
-    command = ["dagster", "dev", "-w", str(workspace), "-h", args.host, "-p", str(args.port)]
-    print(f"DAGSTER_HOME={home}; starting: {' '.join(command)}", file=sys.stderr)
-    os.execvp(command[0], command)
+    # This interpreter's Dagster, so `.venv/bin/competitor-insights ui` works without activating.
+    command = [sys.executable, "-m", "dagster", "dev", "-w", str(workspace),
+               "-h", args.host, "-p", str(args.port)]  # fmt: skip
+    print(f"DAGSTER_HOME={home}; starting: dagster {' '.join(command[3:])}", file=sys.stderr)
+    os.execv(command[0], command)
     return 0
 
 
@@ -308,6 +310,10 @@ def main(argv: list[str] | None = None) -> int:
     except (CommandError, SettingError) as error:
         print(f"competitor-insights {args.command}: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # Output piped into `head` or a pager that quit: not an error of ours.
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - stops the flush at exit failing again
+        return 0
     except Exception as error:  # noqa: BLE001 - last resort: one line, not a traceback
         from resources.warehouse import WarehouseError
 

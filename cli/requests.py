@@ -7,6 +7,7 @@ the warehouse, so they answer at once even while a nightly run is writing to Duc
 from __future__ import annotations
 
 import sys
+import time
 
 from cli.errors import CommandError
 from insights.tracking import TrackedBusiness, make_business
@@ -89,8 +90,10 @@ def _waiting_hint(instance, request: Request) -> str:
 
     waited = (utc_now() - request.created_at).total_seconds()
     if waited > _DAEMON_HINT_AFTER_S:
-        sensor = instance.get_daemon_statuses(["SENSOR"]).get("SENSOR")
-        if sensor is None or not sensor.healthy:
+        # Dagster calls a daemon healthy for minutes after its last heartbeat; a running sensor
+        # daemon beats every few seconds, so a minute of silence means it is not running.
+        beat = instance.get_daemon_heartbeats().get("SENSOR")
+        if beat is None or time.time() - beat.timestamp > 60:
             return (
                 "no Dagster daemon is running, so nothing picks requests up: start it with "
                 "`competitor-insights ui` (or `dagster dev`) using the same DAGSTER_HOME"
