@@ -39,7 +39,8 @@ redis.call('SET', KEYS[1], string.format('%.0f', slot + interval), 'PX', expires
 return string.format('%.0f', slot - now)
 """
 
-
+# A slot taken too late is given up for the next one at most this often per request, so that a
+# process that is busy all the time still gets its turns.
 _MAX_MISSED_SLOTS = 3
 
 # Requests leave at 98 % of the configured rate. A server counting a sliding second sees the
