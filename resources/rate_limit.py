@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import secrets
 from typing import Protocol
 
 from aiolimiter import AsyncLimiter
@@ -26,9 +27,11 @@ logger = logging.getLogger(__name__)
 
 KEY_PREFIX = "competitor-insights:rate:"
 
-# KEYS[1]: the next free slot, in microseconds of Redis time. ARGV[1]: the interval in µs.
-# Returns how many µs the caller waits for the slot it took. Times are formatted with %.0f:
-# Lua's default number format keeps 14 digits, which would round microseconds since 1970.
+# KEYS[1]: the next free slot, in microseconds of Redis time; KEYS[2]: the pacers that took a
+# slot lately, by the time of their last one. ARGV: the interval in µs, this pacer's id, and how
+# long (µs) a pacer counts as active. Returns the µs to wait for the slot taken and the number
+# of active pacers. Times are formatted with %.0f: Lua's default number format keeps 14 digits,
+# which would round microseconds since 1970.
 _TAKE_SLOT = """
 local now_parts = redis.call('TIME')
 local now = tonumber(now_parts[1]) * 1000000 + tonumber(now_parts[2])
@@ -36,8 +39,17 @@ local interval = tonumber(ARGV[1])
 local slot = math.max(now, tonumber(redis.call('GET', KEYS[1]) or '0'))
 local expires_ms = math.ceil((slot + interval - now) / 1000) + 1000
 redis.call('SET', KEYS[1], string.format('%.0f', slot + interval), 'PX', expires_ms)
-return string.format('%.0f', slot - now)
+local active_us = tonumber(ARGV[3])
+redis.call('ZADD', KEYS[2], string.format('%.0f', now), ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', string.format('%.0f', now - active_us))
+redis.call('PEXPIRE', KEYS[2], math.ceil(active_us / 1000))
+return {string.format('%.0f', slot - now), redis.call('ZCARD', KEYS[2])}
 """
+
+# A pacer that took a slot in the last 30 s counts as sharing the rate. When Redis goes away,
+# each pacer falls back to its share of the rate among those, so that the runs that were sharing
+# it together stay near the rate instead of each sending at the whole of it.
+_ACTIVE_S = 30.0
 
 # A slot taken too late is given up for the next one at most this often per request, so that a
 # process that is busy all the time still gets its turns.
@@ -62,7 +74,8 @@ class LocalPacer:
     shared = False
 
     def __init__(self, rate: float):
-        self._limiter = AsyncLimiter(1, 1 / (rate * HEADROOM))
+        self.interval_s = 1 / (rate * HEADROOM)
+        self._limiter = AsyncLimiter(1, self.interval_s)
 
     async def acquire(self) -> None:
         await self._limiter.acquire()
@@ -91,14 +104,22 @@ class SharedPacer:
 
         from resources.cache import redis_options
 
+        self.name = name
+        self.rate = rate
         self.key = limit_key(name, scope)
+        self._keys = [self.key, f"{self.key}:pacers"]
+        self._id = secrets.token_hex(8)
         self.interval_us = max(1, round(1_000_000 / (rate * HEADROOM)))
         self._errors = (redis.RedisError, OSError, asyncio.TimeoutError)
         self._client = redis.asyncio.Redis.from_url(
             redis_url, **redis_options(timeout_s, for_asyncio=True)
         )
         self._script = self._client.register_script(_TAKE_SLOT)
+        self.peers = 1  # pacers seen sharing the rate, this one included
+        self._reserved_until = 0.0  # loop time of the latest shared slot this pacer took
+        self._lead = 0.0  # the furthest ahead the shared schedule was booked when asked
         self._local = LocalPacer(rate)
+        self._local_share = 1
         self.outage = Outage(
             f"Redis for the shared {name} rate limit",
             f"pacing {name} calls in this process alone",
@@ -116,12 +137,17 @@ class SharedPacer:
             loop = asyncio.get_running_loop()
             asked = loop.time()
             try:
-                wait_s = int(await self._script(keys=[self.key], args=[self.interval_us])) / 1e6
+                wait, peers = await self._script(
+                    keys=self._keys, args=[self.interval_us, self._id, int(_ACTIVE_S * 1e6)]
+                )
             except self._errors as error:
-                self.outage.failed("taking a slot", error)
+                self._fall_back("taking a slot", error)
                 break
             self.outage.succeeded()
+            wait_s, self.peers = int(wait) / 1e6, max(1, int(peers))
             answered = loop.time()
+            self._reserved_until = max(self._reserved_until, answered + wait_s)
+            self._lead = max(self._lead, wait_s)
             if wait_s > 0:
                 await asyncio.sleep(wait_s)
             # The slot was timed on Redis's clock somewhere between asking and the answer, and
@@ -136,7 +162,26 @@ class SharedPacer:
             missed += 1
             self.missed_slots += 1
         self.local_slots += 1
+        # Slots taken before Redis went away are still being used, here and in the other
+        # processes, which may have booked as far beyond this pacer's last slot as the schedule
+        # was ever booked ahead: local pacing starts only after that.
+        start = self._reserved_until + self._lead + self._local.interval_s
+        start -= asyncio.get_running_loop().time()
+        if start > 0:
+            await asyncio.sleep(start)
         await self._local.acquire()
+
+    def _fall_back(self, action: str, error: BaseException) -> None:
+        if self._local_share != self.peers:
+            self._local = LocalPacer(self.rate / self.peers)
+            self._local_share = self.peers
+        if not self.outage.down:
+            self.outage.fallback = (
+                f"pacing {self.name} calls in this process alone, at "
+                f"{self.rate / self.peers:g}/s: its share of {self.rate:g}/s among the "
+                f"{self.peers} clients seen sharing it"
+            )
+        self.outage.failed(action, error)
 
     async def aclose(self) -> None:
         try:

@@ -105,32 +105,26 @@ asyncio.run(main())
 """
 
 
-def _two_processes(standin: SerperStandin, redis_url: str | None, rate: float, each: int):
-    start_at = f"{time.time() + 2.0:.3f}"  # both past their imports before the first request
+def _two_processes(standin, redis_url: str | None, rate: float, each: int, *, meanwhile=None):
+    """Two processes making `each` Serper calls at `rate`; `meanwhile(start)` runs in between."""
+    start_at = time.time() + 2.0  # both past their imports before the first request
+    args = [standin.url, redis_url or "", str(rate), str(each)]
     procs = [
         subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                _WORKER,
-                standin.url,
-                redis_url or "",
-                str(rate),
-                str(each),
-                f"p{n}",
-                start_at,
-            ],
+            [sys.executable, "-c", _WORKER, *args, f"p{n}", f"{start_at:.3f}"],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-        )  # fmt: skip
+        )
         for n in (1, 2)
     ]
+    if meanwhile is not None:
+        meanwhile(start_at)
     results = []
     for proc in procs:
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == 0, err[-2000:]
-        results.append(json.loads(out.strip().splitlines()[-1]))
+        results.append({**json.loads(out.strip().splitlines()[-1]), "log": err})
     return results
 
 
@@ -156,6 +150,25 @@ def test_the_same_processes_without_redis_overrun_the_plan():
     assert sum(r["usage"]["rate_limited"] for r in results) == stats["rate_limited"]
 
 
+def test_processes_that_shared_a_limit_stay_under_it_when_redis_dies(private_redis):
+    """Killed mid-run, each process falls back to its share of the rate (half, here), and only
+    once the slots already booked in Redis have gone by: no second over the plan."""
+
+    def kill_after_a_second(start_at):
+        time.sleep(max(0.0, start_at + 1.0 - time.time()))
+        private_redis.kill()
+
+    with SerperStandin(api_key="test-key", rps_limit=12) as standin:
+        results = _two_processes(
+            standin, private_redis.url, rate=10, each=20, meanwhile=kill_after_a_second
+        )
+        stats = standin.stats
+    assert stats["rate_limited"] == 0 and stats["ok"] == 40
+    assert all(r["failed"] == [] for r in results)
+    assert all(0 < r["shared"] < 20 for r in results)  # some slots from Redis, some local
+    assert all("at 5/s: its share of 10/s among the 2 clients" in r["log"] for r in results)
+
+
 def test_a_stopped_redis_falls_back_to_local_pacing_and_is_used_again_when_back(
     private_redis, caplog
 ):
@@ -179,6 +192,29 @@ def test_a_stopped_redis_falls_back_to_local_pacing_and_is_used_again_when_back(
     assert final == (4, 5)
     assert caplog.text.count("pacing test calls in this process alone") == 1
     assert "available again" in caplog.text
+
+
+def test_pacers_that_shared_a_rate_fall_back_to_their_share_of_it(private_redis, caplog):
+    async def run():
+        pacers = [SharedPacer(private_redis.url, "test", 40, cooldown_s=60) for _ in range(2)]
+        for _ in range(2):  # each sees the other once both have taken a slot
+            for p in pacers:
+                await p.acquire()
+        private_redis.kill()
+        started = time.monotonic()
+        for _ in range(6):
+            await pacers[0].acquire()
+        elapsed = time.monotonic() - started
+        for p in pacers:
+            await p.aclose()
+        return pacers[0], elapsed
+
+    with caplog.at_level(logging.WARNING, logger="resources"):
+        pacer_, elapsed = asyncio.run(run())
+    assert pacer_.peers == 2 and pacer_.local_slots == 6
+    # 20 a second (half of 40, less the 2 % headroom): five gaps of 51 ms, not 26 ms.
+    assert elapsed >= 5 / (20 * 0.98) - 0.01
+    assert "at 20/s: its share of 40/s among the 2 clients seen sharing it" in caplog.text
 
 
 def test_the_redis_cache_is_used_again_after_redis_comes_back(private_redis, caplog):
