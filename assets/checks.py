@@ -22,23 +22,36 @@ from resources.warehouse import WarehouseResource
 from workflows import quality
 
 
-def _result(verdicts: dict) -> dg.AssetCheckResult:
-    verdict = quality.combine(list(verdicts.values()))
+def _outcome(verdict: quality.Verdict) -> dict:
+    """The fields of a check result, for one night or a whole run."""
     metadata: dict = dict(verdict.figures)
     if verdict.problems:
         listed = "\n".join(f"- {p}" for p in verdict.problems[:20])
         if len(verdict.problems) > 20:
             listed += f"\n- … and {len(verdict.problems) - 20} more"
         metadata["problems"] = dg.MetadataValue.md(listed)
-    severity = dg.AssetCheckSeverity.ERROR
-    if verdict.level == quality.SOFT:
-        severity = dg.AssetCheckSeverity.WARN
-    return dg.AssetCheckResult(
-        passed=verdict.level == quality.PASS,
-        severity=severity,
-        description=verdict.description,
-        metadata=metadata,
-    )
+    soft = verdict.level == quality.SOFT
+    return {
+        "passed": verdict.level == quality.PASS,
+        "severity": dg.AssetCheckSeverity.WARN if soft else dg.AssetCheckSeverity.ERROR,
+        "description": verdict.description,
+        "metadata": metadata,
+    }
+
+
+def _record_each_night(context, asset_key: dg.AssetKey, name: str, blocking: bool, verdicts):
+    """A run over several nights gets one check result from Dagster, attached to no night; so
+    each night's own result is recorded on its partition as well, as a single night's run does."""
+    for night, verdict in verdicts.items():
+        context.instance.report_runless_asset_event(
+            dg.AssetCheckEvaluation(
+                asset_key=asset_key,
+                check_name=name,
+                blocking=blocking,
+                partition=night.isoformat(),
+                **_outcome(verdict),
+            )
+        )
 
 
 def _check(asset, name: str, blocking: bool, description: str, judge):
@@ -52,7 +65,10 @@ def _check(asset, name: str, blocking: bool, description: str, judge):
         description=description,
     )
     def check(context, warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        return _result(_each_night(context, warehouse, judge))
+        verdicts = _each_night(context, warehouse, judge)
+        if len(verdicts) > 1:
+            _record_each_night(context, asset.key, name, blocking, verdicts)
+        return dg.AssetCheckResult(**_outcome(quality.combine(list(verdicts.values()))))
 
     return check
 

@@ -109,6 +109,12 @@ def test_refresh_from_to_runs_every_night_of_the_range_in_one_run(tmp_path, dags
     assert materialized == {"2026-12-02", "2026-12-03"}
     with dg.DagsterInstance.get() as instance:
         assert len(instance.get_runs()) == 1
+        # Each night's check result is on its own partition, as a one-night run's would be.
+        key = dg.AssetCheckKey(dg.AssetKey("comparison_metrics"), "metrics_within_ranges")
+        infos = instance.event_log_storage.get_asset_check_partition_info([key])
+        statuses = {i.partition_key: i.latest_execution_status.value for i in infos}
+        # None: the run's own result over both nights, as Dagster records a range.
+        assert statuses == {None: "SUCCEEDED", "2026-12-02": "SUCCEEDED", "2026-12-03": "SUCCEEDED"}
     nights = Warehouse.from_url(settings.warehouse_url).query(
         "SELECT DISTINCT night FROM reports ORDER BY night"
     )
