@@ -11,6 +11,13 @@ from pathlib import Path
 
 from cli.errors import CommandError
 from cli.home import ensure_dagster_home
+from cli.inprocess import (
+    LAUNCHED_BY_CLI,
+    LAUNCHED_BY_TAG,
+    exclusive_runs,
+    fail_abandoned_runs,
+    terse_console_logger,
+)
 from resources.settings import SettingError, Settings
 
 logger = logging.getLogger("competitor_insights")
@@ -51,42 +58,41 @@ def run_nightly_job(
 
     from assets.partitions import BUSINESS_IDS_TAG
     from pipelines.definitions import build_definitions
-    from schedules.alerts import run_failure_text
 
     last = last or night
     _check_nights(night, last)
-    ensure_dagster_home(settings)
-    job = build_definitions(settings).resolve_job_def("nightly_refresh_job")
-    tags = {BUSINESS_IDS_TAG: ",".join(business_ids)} if business_ids else {}
+    definitions = build_definitions(settings, loggers={"console": terse_console_logger()})
+    job = definitions.resolve_job_def("nightly_refresh_job")
+    tags = {LAUNCHED_BY_TAG: LAUNCHED_BY_CLI}
+    if business_ids:
+        tags[BUSINESS_IDS_TAG] = ",".join(business_ids)
     partition_key = night.isoformat()
     if last != night:
         partition_key = None
         # The tags a single-run backfill of the range carries.
         tags["dagster/asset_partition_range_start"] = night.isoformat()
         tags["dagster/asset_partition_range_end"] = last.isoformat()
-    with dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(
-            partition_key=partition_key,
-            instance=instance,
-            tags=tags or None,
-            raise_on_error=False,
-            # Progress lines, not Dagster's debug event stream.
-            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-        )
-        if not result.success:
-            raise CommandError(run_failure_text(instance, result.run_id) or _failure_text(result))
+    with exclusive_runs(settings.data_dir):
+        ensure_dagster_home(settings)
+        with dg.DagsterInstance.get() as instance:
+            fail_abandoned_runs(instance)
+            return _execute(job, instance, partition_key, tags)
+
+
+def _execute(job, instance, partition_key: str | None, tags: dict):
+    from schedules.alerts import run_failure_text
+
+    result = job.execute_in_process(
+        partition_key=partition_key,
+        instance=instance,
+        tags=tags,
+        raise_on_error=False,
+        # Progress lines, not Dagster's debug event stream.
+        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+    )
+    if not result.success:
+        raise CommandError(run_failure_text(instance, result.run_id) or "the run failed")
     return result
-
-
-def _failure_text(result) -> str:
-    for event in result.all_events:
-        if event.is_step_failure and event.step_failure_data.error:
-            error = event.step_failure_data.error
-            detail = error.message.strip().splitlines()[-1] if error.message else str(error)
-            if error.cause is not None and "Failure" not in error.cls_name:
-                detail = error.cause.message.strip()
-            return f"step {event.step_key} failed: {detail}"
-    return "the run failed; see the log above"
 
 
 def cmd_track(settings: Settings, args) -> int:

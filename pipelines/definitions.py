@@ -12,7 +12,10 @@ from schedules.nightly import build_nightly_schedule
 from schedules.requests import comparison_request_sensor
 
 
-def build_definitions(settings: Settings | None = None) -> dg.Definitions:
+def build_definitions(
+    settings: Settings | None = None, *, loggers: dict | None = None
+) -> dg.Definitions:
+    """All definitions; `loggers` replaces Dagster's console logger (the command line's own)."""
     settings = settings or Settings.from_env()
     return dg.Definitions(
         assets=dg.load_assets_from_modules([nightly, alerts]),
@@ -21,6 +24,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         schedules=[build_nightly_schedule(settings)],
         sensors=[comparison_request_sensor, run_failure_alert_sensor, alert_delivery_sensor],
         resources=build_resources(settings),
+        loggers=loggers,
     )
 
 

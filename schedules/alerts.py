@@ -29,6 +29,9 @@ def run_failure_text(instance: dg.DagsterInstance, run_id: str) -> str | None:
             # Dagster wraps user errors; a dg.Failure's own message is the description we wrote.
             wrapped = error.cause is not None and "Failure" not in error.cls_name
             text = (error.cause if wrapped else error).message.strip()
+            # "dagster._core.definitions.events.Failure: <our sentence>": keep the sentence.
+            if not wrapped and text.startswith("dagster.") and ": " in text:
+                text = text.split(": ", 1)[1]
             steps.append(f"step {event.step_key} failed: {' '.join(text.split())[:500]}")
     found = checks or steps
     return found[0] if found else None
