@@ -166,6 +166,8 @@ def _print_night(settings: Settings, night: date) -> None:
             print(row["markdown"])
             print("-" * 80)
     print(f"{night}: {len(rows)} reports in {settings.warehouse_url}")
+    if not rows and not warehouse.query("SELECT 1 AS one FROM tracked_businesses LIMIT 1"):
+        print("No businesses are tracked yet: add some with `competitor-insights track FILE`.")
     print(f"Markdown files: {settings.reports_dir / night.isoformat()}")
     for row in failed:
         print(f"no report for {row['label']} ({row['stage']}): {row['error']}")
@@ -186,16 +188,17 @@ def cmd_compare(settings: Settings, args) -> int:
 
 def _print_report(warehouse, business_id: str, label: str) -> int:
     from workflows.reporting import latest_report
+    from workflows.requests import outcome
 
     report = latest_report(warehouse, business_id)
     if report is None:
         rows = warehouse.query(
-            "SELECT status, error FROM business_snapshots WHERE business_id = ? "
-            "ORDER BY night DESC LIMIT 1",
+            "SELECT max(night) AS night FROM business_snapshots WHERE business_id = ?",
             [business_id],
         )
-        reason = f"{rows[0]['status']}: {rows[0]['error']}" if rows else "never refreshed"
-        raise CommandError(f"no report for {label} ({reason})")
+        night = rows[0]["night"] if rows else None
+        reason = outcome(warehouse, business_id, night)[1] if night else "never refreshed yet"
+        raise CommandError(f"no report for {label}: {reason}")
     print(report["markdown"])
     return 0
 
@@ -208,24 +211,45 @@ def cmd_report(settings: Settings, args) -> int:
         if markdown is not None:
             print(markdown)
             return 0
+    name = args.name.strip()
+    if not name:
+        raise CommandError("give a business name (or part of it), a website or an id")
     warehouse = _open_warehouse(settings)
-    needle = f"%{args.name.casefold()}%"
-    matches = warehouse.query(
-        "SELECT DISTINCT t.business_id, coalesce(s.title, t.name, t.website) AS label "
-        "FROM tracked_businesses t LEFT JOIN business_snapshots s "
-        "ON s.business_id = t.business_id "
-        "WHERE lower(coalesce(t.name, '')) LIKE ? OR lower(coalesce(s.title, '')) LIKE ? "
-        "OR lower(coalesce(t.website, '')) LIKE ? OR t.business_id = ?",
-        [needle, needle, needle, args.name],
-    )
-    ids = {m["business_id"]: m["label"] for m in matches}
-    if not ids:
-        raise CommandError(f"no tracked business matches {args.name!r}")
-    if len(ids) > 1:
-        listing = "\n".join(f"  {bid}  {label}" for bid, label in ids.items())
-        raise CommandError(f"{args.name!r} matches {len(ids)} businesses; give one id:\n{listing}")
-    business_id, label = next(iter(ids.items()))
+    business_id, label = _find_business(warehouse, name)
     return _print_report(warehouse, business_id, label)
+
+
+def _find_business(warehouse, name: str) -> tuple[str, str]:
+    """The one business `name` designates, preferring an exact name and nightly tracking."""
+    # strpos, not LIKE: a name may contain % or _ and must match literally.
+    matches = warehouse.query(
+        "SELECT t.business_id, t.place_id, t.active, t.location, "
+        "coalesce(max(s.title), t.name, t.website) AS label FROM tracked_businesses t "
+        "LEFT JOIN business_snapshots s ON s.business_id = t.business_id "
+        "WHERE strpos(lower(coalesce(t.name, '')), ?) > 0 "
+        "OR strpos(lower(coalesce(s.title, '')), ?) > 0 "
+        "OR strpos(lower(coalesce(t.website, '')), ?) > 0 OR t.business_id = ? "
+        "GROUP BY t.business_id, t.place_id, t.active, t.location, t.name, t.website",
+        [name.casefold()] * 3 + [name],
+    )
+    if not matches:
+        raise CommandError(f"no tracked or compared business matches {name!r}")
+    exact = [m for m in matches if str(m["label"]).casefold() == name.casefold()]
+    candidates = exact or matches
+    # Several ids for one Google place (tracked, and compared under another description):
+    # the nightly-tracked one speaks for the place.
+    by_place: dict = {}
+    for m in sorted(candidates, key=lambda m: not m["active"]):
+        by_place.setdefault(m["place_id"] or m["business_id"], m)
+    if len(by_place) > 1:
+        listing = "\n".join(
+            f"  {m['business_id']}  {m['label']}  ({m['location'] or 'no location'}; "
+            f"{'tracked nightly' if m['active'] else 'compared on demand'})"
+            for m in by_place.values()
+        )
+        raise CommandError(f"{name!r} matches {len(by_place)} businesses; give one id:\n{listing}")
+    chosen = next(iter(by_place.values()))
+    return chosen["business_id"], chosen["label"]
 
 
 def cmd_ui(settings: Settings, args) -> int:

@@ -55,10 +55,11 @@ def render_markdown(report: Report, metrics: Metrics, competitors: list[dict]) -
         lines += ["", f"## {title}", ""]
         lines += [f"- {item}" for item in items] or ["- none measured"]
     lines += ["", "## Suggestions", ""]
-    for s in report.suggestions:
+    # Numbered in order, whatever priorities the writer gave (an LLM may repeat one).
+    for number, s in enumerate(report.suggestions, start=1):
         share = s.competitor_basis.startswith("share")
         lines.append(
-            f"{s.priority}. **{s.action}** (moves `{s.metric}`: you {_value(s.business_value)}, "
+            f"{number}. **{s.action}** (moves `{s.metric}`: you {_value(s.business_value)}, "
             f"{s.competitor_basis} {_value(s.competitor_value, share=share)}). {s.rationale}"
         )
     lines += ["", "## Competitors", "", "| # | name | rating | reviews | distance | why |"]
@@ -66,6 +67,10 @@ def render_markdown(report: Report, metrics: Metrics, competitors: list[dict]) -
     for c in competitors:
         distance = "unknown" if c.get("distance_km") is None else f"{c['distance_km']:.1f} km"
         name = str(c.get("title", "")).replace("|", "\\|")
+        if c.get("address"):
+            # Branches of a chain share a title; the street tells them apart.
+            street = str(c["address"]).split(",")[0].replace("|", "\\|")
+            name = f"{name} ({street})"
         lines.append(
             f"| {c.get('rank')} | {name} | {_value(c.get('rating'), rating=True)} | "
             f"{_value(c.get('review_count'))} | {distance} | {'; '.join(c.get('reasons', []))} |"

@@ -48,6 +48,7 @@ def _document(snapshot: dict, metrics: Metrics, competitors: list[Competitor]) -
         {
             "rank": c.rank,
             "title": c.place.title,
+            "address": c.place.address,
             "category": c.place.category,
             "rating": c.place.rating,
             "review_count": c.place.review_count,
