@@ -37,6 +37,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import math
 import numbers
 import random
@@ -77,6 +78,8 @@ from .warehouse_schema import (
     Table,
     quote,
 )
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "MixedSourceError",
@@ -662,6 +665,8 @@ _FILE_LOCKS: dict[str, threading.Lock] = {}
 _FILE_LOCKS_GUARD = threading.Lock()
 
 _DUCKDB_LOCK_MESSAGES = ("could not set lock", "conflicting lock")
+# The retry delay reached after about 1.5 s of waiting, when the wait is worth saying.
+_NOTICE_AFTER_DELAY = 0.8
 
 
 def _file_lock(path: str) -> threading.Lock:
@@ -762,9 +767,13 @@ class _DuckDBWarehouse(Warehouse):
                         f"{self._where} is locked by another process and stayed locked for "
                         f"{self.lock_timeout_s:g} s. DuckDB lets one process use a file at a "
                         "time: wait for the other run to finish or stop it (dagster dev, a "
-                        "notebook, the duckdb CLI), or raise lock_timeout_s. "
+                        "notebook, the duckdb CLI), then try again. "
                         f"DuckDB said: {message}"
                     ) from exc
+                if delay == _NOTICE_AFTER_DELAY:
+                    # A wait of a few seconds is normal; a longer one deserves a word.
+                    logger.info("%s is busy in another process; waiting up to %.0f s",
+                                self._where, remaining)  # fmt: skip
                 # Jitter keeps several waiting processes from retrying in lockstep.
                 time.sleep(min(remaining, delay * random.uniform(0.5, 1.5)))
                 delay = min(delay * 2, 1.0)
