@@ -145,6 +145,14 @@ if warehouse.startswith(("postgresql", "postgres:")):
 PY
 }
 
+set_pools() {
+  # Explicit limits for the pools the assets declare, rather than dagster.yaml's default_limit
+  # (see the comment there): set before the daemon starts, so before any run needs them.
+  "$BIN/dagster" instance concurrency set serper "${SERPER_POOL_LIMIT:-2}" >/dev/null &
+  "$BIN/dagster" instance concurrency set llm "${LLM_POOL_LIMIT:-2}" >/dev/null &
+  wait
+}
+
 check_redis() {
   "$BIN/python" - <<'PY' || say "warning: Redis at REDIS_URL does not answer; runs will pace themselves and use no cache"
 import os, redis
@@ -207,6 +215,7 @@ case ${1:-} in
     start_started=$SECONDS
     prepare_home
     ensure_databases
+    set_pools
     check_redis
     # The code location server first: the webserver and the daemon load their workspace from it.
     start_one code-server

@@ -4,6 +4,7 @@ docker-compose.yml, the Dockerfile and .env.example agree with each other and wi
 from __future__ import annotations
 
 import re
+import shlex
 import shutil
 import tomllib
 from pathlib import Path
@@ -49,7 +50,8 @@ def test_the_deployment_instance_keeps_everything_in_postgres_and_queues_runs(de
         # The tag the comparison sensor puts on its runs: at most two requests run at once.
         limits = config.run_queue_config.tag_concurrency_limits
         assert limits == [{"key": REQUEST_ID_TAG, "limit": 2}]
-        assert config.pool_config.default_pool_limit == 2
+        # Pools get explicit limits when the daemon starts (dagster-io/dagster#33552).
+        assert config.pool_config.default_pool_limit is None
         assert config.pool_config.pool_granularity.value == "op"
         assert instance.run_retries_enabled and instance.run_retries_max_retries == 1
         assert not instance.telemetry_enabled
@@ -107,14 +109,19 @@ def test_the_image_contains_every_package_of_the_project():
 
 def test_stack_sh_runs_the_commands_the_compose_services_run():
     """Without Docker, scripts/stack.sh stands in for the three Dagster services: same programs,
-    same flags; only hosts, ports and paths differ."""
+    same flags, the same pool limits set first; only hosts, ports and paths differ."""
     script = (ROOT / "scripts" / "stack.sh").read_text()
     for name in DAGSTER_SERVICES:
         command = COMPOSE["services"][name]["command"]
-        words = command if isinstance(command, list) else command.split()
-        flags = [w for w in words if w.startswith("--")]
-        subcommand = "" if words[1].startswith("--") else words[1]
-        assert f'"$BIN/{words[0]}" {subcommand}'.strip() in script
+        if command[:2] == ["sh", "-c"]:
+            steps = [step.strip() for step in command[2].split("&&")]
+            for step in steps[:-1]:
+                program, *args = step.split('"')[0].split()
+                assert f'"$BIN/{program}" {" ".join(args)}' in script, step
+            command = shlex.split(steps[-1].removeprefix("exec "))
+        flags = [w for w in command if w.startswith("--")]
+        subcommand = "" if command[1].startswith("--") else command[1]
+        assert f'"$BIN/{command[0]}" {subcommand}'.strip() in script
         for flag in flags:
             assert flag in script, f"{name}: {flag}"
     assert "--module-name pipelines.definitions --attribute defs" in script

@@ -212,6 +212,9 @@ def test_two_runs_at_once_stay_under_the_shared_serper_limit(stack):
         for night in CONCURRENT_NIGHTS
     ]
     with stack.instance() as instance:
+        # stack.sh set the pools' limits before the daemon started (deploy/dagster.yaml).
+        pools = [instance.event_log_storage.get_concurrency_info(p) for p in ("serper", "llm")]
+        assert [p.slot_count for p in pools] == [2, 2]
 
         def finished():
             runs = [instance.get_run_by_id(run_id) for run_id in run_ids]
