@@ -45,11 +45,12 @@ def _recorded_source(store) -> str:
 
 # What may heal by itself within minutes, and so is worth Dagster's retry policy: the network
 # and the services behind it. Per-business trouble never gets here (it is recorded as data).
+_NO_RUN_RETRY = "dagster/retry_on_asset_or_op_failure"
 _TRANSIENT = (ConnectionError, TimeoutError, httpx.TransportError, openai.APIConnectionError)
 
 
 @contextmanager
-def _fatal_errors_stop_the_run():
+def _fatal_errors_stop_the_run(context):
     """Errors that would hit every business fail the step at once, without Dagster's retries.
 
     That is every error but a transient one: a bad key, no credits, mixed data sources, a bad
@@ -60,12 +61,13 @@ def _fatal_errors_stop_the_run():
         yield
     except (dg.Failure, *_TRANSIENT):
         raise
-    except (SerperFatalError, LlmFatalError, WarehouseError) as error:
-        raise dg.Failure(description=str(error), allow_retries=False) from error
     except Exception as error:
-        raise dg.Failure(
-            description=f"{type(error).__name__}: {error}", allow_retries=False
-        ) from error
+        known = isinstance(error, SerperFatalError | LlmFatalError | WarehouseError)
+        description = str(error) if known else f"{type(error).__name__}: {error}"
+        # Run retries (deploy/dagster.yaml) would start the whole run again and meet the same
+        # error; this tag tells the retry daemon not to.
+        context.instance.add_run_tags(context.run.run_id, {_NO_RUN_RETRY: "false"})
+        raise dg.Failure(description=description, allow_retries=False) from error
 
 
 def _result(summaries: dict[date, StageSummary], preview_label: str) -> dg.MaterializeResult:
@@ -87,7 +89,7 @@ def _result(summaries: dict[date, StageSummary], preview_label: str) -> dg.Mater
 
 def _each_night(context, warehouse: WarehouseResource, stage) -> dict[date, StageSummary]:
     """Run `stage(night_context)` for every night of this run, stopping on fatal errors."""
-    with _fatal_errors_stop_the_run():
+    with _fatal_errors_stop_the_run(context):
         store = warehouse.open()
         source = _recorded_source(store)
         return {night: stage(_night(context, night, store, source)) for night in _nights(context)}
@@ -109,7 +111,7 @@ def business_profiles(
     request_store: RequestStoreResource,
 ) -> dg.MaterializeResult:
     """Tonight's Google profile of every tracked business, one row each (Serper /maps)."""
-    with _fatal_errors_stop_the_run():
+    with _fatal_errors_stop_the_run(context):
         store = warehouse.open()
         source = "sample" if serper.offline else "live"
         store.claim_source(source)

@@ -29,3 +29,20 @@ def test_a_bug_fails_the_step_once_without_dagster_retries(live_settings, monkey
     [failure] = result.get_step_failure_events()
     assert failure.step_key == "comparison_metrics"
     assert "ZeroDivisionError" in failure.step_failure_data.error.message
+
+
+def test_a_fatal_error_tells_run_retries_not_to_start_the_run_again(live_settings):
+    import dagster as dg
+
+    from pipelines.definitions import build_definitions
+
+    settings = live_settings.with_overrides(serper_api_key="wrong-key")
+    track_sample(settings)
+    job = build_definitions(settings).resolve_job_def("nightly_refresh_job")
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = job.execute_in_process(
+            partition_key="2026-12-03", instance=instance, raise_on_error=False
+        )
+        assert not result.success
+        tags = instance.get_run_by_id(result.run_id).tags
+    assert tags["dagster/retry_on_asset_or_op_failure"] == "false"
