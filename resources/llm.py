@@ -20,6 +20,7 @@ from insights.prompts import PROMPT_VERSION, SYSTEM_PROMPT, user_prompt
 from insights.report import DraftReport, draft_json_schema
 from insights.rule_writer import write_draft
 from resources.rate_limit import pacer
+from resources.usage import Counters
 
 logger = logging.getLogger(__name__)
 
@@ -41,22 +42,13 @@ class Draft:
 
 
 @dataclass
-class LlmUsage:
+class LlmUsage(Counters):
     calls: int = 0
     errors: int = 0
     fallbacks: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float = 0.0
-
-    def as_dict(self) -> dict:
-        return dict(self.__dict__)
-
-    def copy(self) -> LlmUsage:
-        return LlmUsage(**self.__dict__)
-
-    def since(self, earlier: LlmUsage) -> LlmUsage:
-        return LlmUsage(**{k: v - getattr(earlier, k) for k, v in self.__dict__.items()})
 
 
 class RuleWriter:

@@ -20,6 +20,7 @@ import httpx
 from insights.cache_keys import request_key
 from resources.cache import Cache, NullCache
 from resources.rate_limit import pacer
+from resources.usage import Counters
 
 logger = logging.getLogger(__name__)
 
@@ -33,23 +34,13 @@ class SerperFatalError(SerperError):
 
 
 @dataclass
-class SerperUsage:
+class SerperUsage(Counters):
     calls: int = 0
     cache_hits: int = 0
     credits: float = 0.0
     errors: int = 0
     rate_limited: int = 0
     retries: int = 0
-
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-    def copy(self) -> SerperUsage:
-        return SerperUsage(**self.__dict__)
-
-    def since(self, earlier: SerperUsage) -> SerperUsage:
-        """What was spent after `earlier` was copied: one stage's share of a shared client."""
-        return SerperUsage(**{k: v - getattr(earlier, k) for k, v in self.__dict__.items()})
 
 
 @dataclass
