@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
-from urllib.parse import urlsplit
 
 # Letters NFKD cannot take apart: without this table "Yıldız" and "Straße" would never match
 # the ASCII spellings people type.
@@ -59,22 +58,6 @@ _URLISH = re.compile(r"^(https?://)?([\w-]+\.)+[a-z]{2,}(:\d+)?([/?#].*)?$", re.
 def looks_like_url(text: str) -> bool:
     text = text.strip()
     return " " not in text and bool(_URLISH.match(text))
-
-
-def host_of(url: str | None) -> str | None:
-    """The website's host without "www.", so http/https and tracking variants compare equal."""
-    if not url:
-        return None
-    url = url.strip()
-    if "://" not in url:
-        url = "http://" + url
-    try:
-        host = urlsplit(url).hostname
-    except ValueError:
-        return None
-    if not host:
-        return None
-    return host.removeprefix("www.")
 
 
 # Canonical category -> folded phrases that name it, in the languages the sample market uses.

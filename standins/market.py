@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 from importlib import resources
 
+from insights.identity import normalize_domain
 from standins import _synthetic
 from standins._cities import city_alias_tokens, distance_km, first_component, nearest_city
 from standins._drift import drift_place
@@ -24,7 +25,6 @@ from standins._text import (
     CATEGORY_WORDS,
     categories_in,
     fold,
-    host_of,
     looks_like_url,
     place_categories,
     significant_tokens,
@@ -135,7 +135,7 @@ class SampleMarket:
         city = nearest_city(lat, lng) if lat is not None and lng is not None else None
         title_tokens = tokens(str(place["title"]))
         address = str(place.get("address") or "")
-        host = host_of(place.get("website"))
+        host = normalize_domain(place.get("website"))
         # The site's name counts as a title word: people search "beantheory" as often as the
         # business name.
         label_tokens = frozenset(tokens(host.rsplit(".", 1)[0])) if host else frozenset()
@@ -357,7 +357,7 @@ class SampleMarket:
         return 100.0 * exact + 10.0 * coverage + 3.0 * substring + street + 0.5 * same_category
 
     def _by_website(self, q: str, scope: Callable[[_Entry], bool]) -> list[int]:
-        host = host_of(q)
+        host = normalize_domain(q)
         if not host:
             return []
         hits = [
