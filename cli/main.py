@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from datetime import date
 from pathlib import Path
@@ -259,6 +260,10 @@ def cmd_ui(settings: Settings, args) -> int:
     command = [sys.executable, "-m", "dagster", "dev", "-w", str(workspace),
                "-h", args.host, "-p", str(args.port)]  # fmt: skip
     print(f"DAGSTER_HOME={home}; starting: dagster {' '.join(command[3:])}", file=sys.stderr)
+    # A background job of a script starts with SIGINT ignored, and Dagster copies SIGINT's
+    # setting onto SIGTERM: restore both, or nothing could stop the UI but SIGKILL.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     os.execv(command[0], command)
     return 0
 
